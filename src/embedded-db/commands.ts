@@ -1,0 +1,737 @@
+// Command dispatch: validates options and executes every supported command synchronously, so each runs atomically.
+import { BSON, Long, ObjectId, type Document } from 'bson';
+import { Aggregator, Query } from 'mingo';
+import { resolve as resolvePath } from 'mingo/util';
+import { CursorManager } from './cursors.js';
+import { DbError, badValue, notSupported, toDbError } from './errors.js';
+import { canonicalKey } from './keys.js';
+import { RetryCache } from './retry-cache.js';
+import { Collection, MINGO_OPTIONS, Store, validateNamespace } from './store.js';
+import { computeUpdate, computeUpsert, validateStoredDoc, validateUpdateShape, type UpdateSpec } from './update.js';
+import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from './wire.js';
+
+export interface ServerInfo {
+  /** host:port advertised in hello (must be what clients dial). */
+  address: string;
+  setName: string;
+  startedAt: Date;
+}
+
+export interface ConnectionInfo {
+  id: number;
+}
+
+export class CommandContext {
+  readonly cursors = new CursorManager();
+  readonly retries = new RetryCache();
+  readonly electionId = new ObjectId('7fffffff0000000000000001');
+
+  constructor(
+    readonly store: Store,
+    readonly info: ServerInfo,
+  ) {}
+}
+
+type Handler = (ctx: CommandContext, cmd: Document, db: string, conn: ConnectionInfo) => Document;
+
+/** Fields any command may carry; drivers add them and they do not change the result on a single node. */
+const GENERIC_FIELDS = new Set([
+  '$db',
+  'lsid',
+  'txnNumber',
+  '$clusterTime',
+  '$readPreference',
+  'readConcern',
+  'writeConcern',
+  'apiVersion',
+  'apiStrict',
+  'apiDeprecationErrors',
+  'comment',
+  'maxTimeMS',
+  '$audit',
+  '$client',
+  'mayBypassWriteBlocking',
+]);
+
+interface CommandDef {
+  handler: Handler;
+  /** Options accepted (beyond the generic ones). */
+  allowed?: string[];
+  /** Options that would change semantics we do not implement: refused with code 115. */
+  refused?: string[];
+  /** Writes are deduplicated by lsid + txnNumber when retried. */
+  retryable?: boolean;
+  /** Handshake commands: drivers add new fields over time and mongod ignores unknown ones here. */
+  lenient?: boolean;
+}
+
+function checkOptions(name: string, def: CommandDef, cmd: Document): void {
+  if (def.lenient) return;
+  const allowed = new Set(def.allowed ?? []);
+  const refused = new Set(def.refused ?? []);
+  const keys = Object.keys(cmd);
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    if (GENERIC_FIELDS.has(k) || allowed.has(k)) continue;
+    if (refused.has(k)) throw notSupported(`The embedded database does not support the '${k}' option of '${name}'; use a real MongoDB for it`);
+    throw new DbError(40415, `BSON field '${name}.${k}' is an unknown field.`);
+  }
+}
+
+const asNumber = (v: unknown): number | undefined => {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return v;
+  if (v instanceof Long) return v.toNumber();
+  if (typeof v === 'object' && v && 'valueOf' in v) return Number((v as { valueOf(): unknown }).valueOf());
+  throw new DbError(14, `Expected a number but got ${typeof v}`);
+};
+
+function collName(cmd: Document, name: string): string {
+  const v = cmd[name];
+  if (typeof v !== 'string' || v === '') throw new DbError(73, `Invalid namespace specified for '${name}'`);
+  return v;
+}
+
+function asDoc(v: unknown, what: string): Document {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new DbError(14, `BSON field '${what}' is the wrong type '${Array.isArray(v) ? 'array' : typeof v}', expected type 'object'`);
+  return v as Document;
+}
+
+function refuseCollation(v: unknown): void {
+  if (v !== undefined && v !== null) throw notSupported('collation is not supported by the embedded database; use a real MongoDB for it');
+}
+
+const queryOpts = (variables?: Document): Document => (variables ? { ...MINGO_OPTIONS, variables } : MINGO_OPTIONS);
+
+/** Applies sort/skip/limit/projection with mingo to candidate documents that are already known to match. */
+function shape(docs: Document[], opts: { sort?: Document; skip?: number; limit?: number; projection?: Document; variables?: Document }): Document[] {
+  const hasProjection = opts.projection && Object.keys(opts.projection).length > 0;
+  if (!opts.sort && !opts.skip && !opts.limit && !hasProjection) return docs;
+  let cursor = new Query({}, queryOpts(opts.variables)).find<Document>(docs, hasProjection ? opts.projection : undefined);
+  if (opts.sort && Object.keys(opts.sort).length) cursor = cursor.sort(opts.sort as Record<string, 1 | -1>);
+  if (opts.skip) cursor = cursor.skip(opts.skip);
+  if (opts.limit) cursor = cursor.limit(opts.limit);
+  return cursor.all();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Handshake and server info
+
+function hello(ctx: CommandContext, cmd: Document, _db: string, conn: ConnectionInfo): Document {
+  const legacy = 'isMaster' in cmd || 'ismaster' in cmd;
+  const now = new Date();
+  return {
+    ...(cmd.helloOk ? { helloOk: true } : {}),
+    ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
+    secondary: false,
+    setName: ctx.info.setName,
+    setVersion: 1,
+    hosts: [ctx.info.address],
+    primary: ctx.info.address,
+    me: ctx.info.address,
+    electionId: ctx.electionId,
+    lastWrite: { lastWriteDate: now, majorityWriteDate: now },
+    maxBsonObjectSize: MAX_BSON_SIZE,
+    maxMessageSizeBytes: MAX_MESSAGE_SIZE,
+    maxWriteBatchSize: 100_000,
+    localTime: now,
+    logicalSessionTimeoutMinutes: 30,
+    connectionId: conn.id,
+    minWireVersion: 0,
+    maxWireVersion: 21,
+    readOnly: false,
+    ok: 1,
+  };
+}
+
+function buildInfo(): Document {
+  return {
+    version: '7.0.0',
+    gitVersion: 'embedded',
+    versionArray: [7, 0, 0, 0],
+    bits: 64,
+    debug: false,
+    maxBsonObjectSize: MAX_BSON_SIZE,
+    storageEngines: ['embedded-memory'],
+    modules: [],
+    ok: 1,
+  };
+}
+
+function getParameter(_ctx: CommandContext, cmd: Document): Document {
+  const out: Document = {};
+  if (cmd.featureCompatibilityVersion !== undefined || cmd.getParameter === '*') out.featureCompatibilityVersion = { version: '7.0' };
+  return { ...out, ok: 1 };
+}
+
+function serverStatus(ctx: CommandContext): Document {
+  return {
+    host: ctx.info.address,
+    version: '7.0.0',
+    process: 'embedded-db',
+    pid: Long.fromNumber(process.pid),
+    uptime: (Date.now() - ctx.info.startedAt.getTime()) / 1000,
+    localTime: new Date(),
+    ok: 1,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writes
+
+interface WriteOutcome {
+  n: number;
+  nModified?: number;
+  upserted?: Document[];
+  writeErrors: Document[];
+}
+
+function writeError(index: number, err: unknown): Document {
+  const e = toDbError(err);
+  return { index, code: e.code, codeName: e.codeName, errmsg: e.message, ...(e.extra ?? {}) };
+}
+
+function writeReply(out: WriteOutcome): Document {
+  const reply: Document = { n: out.n };
+  if (out.nModified !== undefined) reply.nModified = out.nModified;
+  if (out.upserted && out.upserted.length) reply.upserted = out.upserted;
+  if (out.writeErrors.length) reply.writeErrors = out.writeErrors;
+  reply.ok = 1;
+  return reply;
+}
+
+function insert(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'insert');
+  const docs = cmd.documents;
+  if (!Array.isArray(docs)) throw new DbError(40414, "BSON field 'insert.documents' is missing but a required field");
+  const ordered = cmd.ordered !== false;
+  const coll = ctx.store.ensureCollection(db, name);
+  const out: WriteOutcome = { n: 0, writeErrors: [] };
+  for (let i = 0; i < docs.length; i++) {
+    try {
+      let doc = asDoc(docs[i], 'documents');
+      if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
+      validateStoredDoc(doc, 'insert');
+      coll.insert(doc);
+      out.n++;
+    } catch (err) {
+      out.writeErrors.push(writeError(i, err));
+      if (ordered) break;
+    }
+  }
+  return writeReply(out);
+}
+
+function updateStatement(coll: Collection, stmt: Document): { n: number; nModified: number; upsertedId?: unknown } {
+  const allowed = new Set(['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint', 'c', 'sort', 'collation', 'upsertSupplied']);
+  for (const k of Object.keys(stmt)) if (!allowed.has(k)) throw new DbError(40415, `BSON field 'update.updates.${k}' is an unknown field.`);
+  refuseCollation(stmt.collation);
+  if (stmt.u === undefined || stmt.u === null || typeof stmt.u !== 'object') throw new DbError(9, 'update statement requires a u field of type object or array');
+  const spec: UpdateSpec = {
+    filter: asDoc(stmt.q, 'q'),
+    update: stmt.u as Document | Document[],
+    arrayFilters: stmt.arrayFilters as Document[] | undefined,
+    variables: stmt.c as Document | undefined,
+  };
+  const multi = stmt.multi === true;
+  if (multi && !Array.isArray(stmt.u) && !Object.keys(stmt.u as Document)[0]?.startsWith('$') && Object.keys(stmt.u as Document).length > 0) {
+    throw new DbError(9, 'multi update is not supported for replacement-style update');
+  }
+  let matched = coll.find(spec.filter, multi || stmt.sort ? 0 : 1, spec.variables);
+  if (stmt.sort && !multi) matched = shape(matched, { sort: stmt.sort as Document, limit: 1 });
+  if (matched.length === 0) {
+    if (stmt.upsert !== true) {
+      // Validate the update even when nothing matches, so bad operators fail like in mongod.
+      validateUpdateShape(spec.update);
+      return { n: 0, nModified: 0 };
+    }
+    const doc = computeUpsert(spec);
+    coll.insert(doc);
+    return { n: 1, nModified: 0, upsertedId: doc._id };
+  }
+  let nModified = 0;
+  for (const doc of matched) {
+    const { doc: next, changed } = computeUpdate(doc, spec);
+    if (!changed) continue;
+    coll.replace(doc, next);
+    nModified++;
+  }
+  return { n: matched.length, nModified };
+}
+
+function update(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'update');
+  const stmts = cmd.updates;
+  if (!Array.isArray(stmts)) throw new DbError(40414, "BSON field 'update.updates' is missing but a required field");
+  const ordered = cmd.ordered !== false;
+  const out: WriteOutcome = { n: 0, nModified: 0, upserted: [], writeErrors: [] };
+  const letVars = cmd.let as Document | undefined;
+  for (let i = 0; i < stmts.length; i++) {
+    try {
+      const stmt = asDoc(stmts[i], 'updates');
+      const coll = ctx.store.getCollection(db, name) ?? (stmt.upsert ? ctx.store.ensureCollection(db, name) : undefined);
+      if (!coll) {
+        updateStatement(new Collection(db, name), stmt);
+        continue;
+      }
+      const r = updateStatement(coll, letVars ? { ...stmt, c: { ...letVars, ...((stmt.c as Document) ?? {}) } } : stmt);
+      out.n += r.n;
+      out.nModified! += r.nModified;
+      if (r.upsertedId !== undefined) out.upserted!.push({ index: i, _id: r.upsertedId });
+    } catch (err) {
+      out.writeErrors.push(writeError(i, err));
+      if (ordered) break;
+    }
+  }
+  return writeReply(out);
+}
+
+function del(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'delete');
+  const stmts = cmd.deletes;
+  if (!Array.isArray(stmts)) throw new DbError(40414, "BSON field 'delete.deletes' is missing but a required field");
+  const ordered = cmd.ordered !== false;
+  const out: WriteOutcome = { n: 0, writeErrors: [] };
+  const coll = ctx.store.getCollection(db, name);
+  for (let i = 0; i < stmts.length; i++) {
+    try {
+      const stmt = asDoc(stmts[i], 'deletes');
+      for (const k of Object.keys(stmt)) {
+        if (!['q', 'limit', 'hint', 'collation'].includes(k)) throw new DbError(40415, `BSON field 'delete.deletes.${k}' is an unknown field.`);
+      }
+      refuseCollation(stmt.collation);
+      const limit = asNumber(stmt.limit) ?? 0;
+      if (limit !== 0 && limit !== 1) throw new DbError(9, `The limit field in delete objects must be 0 or 1. Got ${limit}`);
+      const filter = asDoc(stmt.q, 'q');
+      const matched = coll ? coll.find(filter, limit, cmd.let as Document | undefined) : [];
+      for (const doc of matched) coll!.remove(doc);
+      out.n += matched.length;
+    } catch (err) {
+      out.writeErrors.push(writeError(i, err));
+      if (ordered) break;
+    }
+  }
+  return writeReply(out);
+}
+
+function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = typeof cmd.findAndModify === 'string' ? cmd.findAndModify : collName(cmd, 'findandmodify');
+  refuseCollation(cmd.collation);
+  const filter = asDoc(cmd.query, 'query');
+  const remove = cmd.remove === true;
+  if (remove && cmd.update !== undefined) throw new DbError(9, 'Cannot specify both an update and remove=true');
+  if (!remove && (cmd.update === undefined || cmd.update === null)) throw new DbError(9, 'Either an update or remove=true must be specified');
+  if (remove && cmd.upsert === true) throw new DbError(9, 'Cannot specify both upsert=true and remove=true');
+  const variables = cmd.let as Document | undefined;
+  const coll = ctx.store.getCollection(db, name) ?? (cmd.upsert === true ? ctx.store.ensureCollection(db, name) : undefined);
+  const project = (doc: Document | null): Document | null => {
+    if (!doc || !cmd.fields || Object.keys(cmd.fields as Document).length === 0) return doc;
+    return shape([doc], { projection: cmd.fields as Document, variables })[0] ?? null;
+  };
+  let target: Document | undefined;
+  if (coll) {
+    const matched = cmd.sort ? shape(coll.find(filter, 0, variables), { sort: cmd.sort as Document, limit: 1 }) : coll.find(filter, 1, variables);
+    target = matched[0];
+  }
+  if (remove) {
+    if (target) coll!.remove(target);
+    return { lastErrorObject: { n: target ? 1 : 0 }, value: project(target ?? null), ok: 1 };
+  }
+  const spec: UpdateSpec = { filter, update: cmd.update as Document, arrayFilters: cmd.arrayFilters as Document[] | undefined, variables };
+  if (!target) {
+    if (cmd.upsert !== true || !coll) {
+      validateUpdateShape(spec.update);
+      return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
+    }
+    const doc = computeUpsert(spec);
+    coll.insert(doc);
+    return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: cmd.new === true ? project(doc) : null, ok: 1 };
+  }
+  const { doc: next, changed } = computeUpdate(target, spec);
+  if (changed) coll!.replace(target, next);
+  return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new === true ? next : target), ok: 1 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads
+
+function find(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'find');
+  validateNamespace(db, name);
+  refuseCollation(cmd.collation);
+  if (cmd.tailable || cmd.awaitData) throw notSupported('tailable cursors are not supported by the embedded database');
+  const filter = asDoc(cmd.filter, 'filter');
+  const limitRaw = asNumber(cmd.limit) ?? 0;
+  const batchSize = asNumber(cmd.batchSize);
+  if (batchSize !== undefined && batchSize < 0) throw new DbError(51024, `BSON field 'batchSize' value must be >= 0, actual value '${batchSize}'`);
+  const skip = asNumber(cmd.skip) ?? 0;
+  if (skip < 0) throw badValue('skip value must be non-negative');
+  const singleBatch = cmd.singleBatch === true || limitRaw < 0;
+  const limit = Math.abs(limitRaw);
+  const coll = ctx.store.getCollection(db, name);
+  const variables = cmd.let as Document | undefined;
+  let docs: Document[] = [];
+  if (coll) {
+    const sort = cmd.sort as Document | undefined;
+    const earlyLimit = !sort || Object.keys(sort).length === 0 ? (limit ? limit + skip : 0) : 0;
+    docs = coll.find(filter, earlyLimit, variables);
+    docs = shape(docs, { sort, skip, limit, projection: cmd.projection as Document | undefined, variables });
+  } else {
+    new Query(filter, MINGO_OPTIONS); // surfaces bad operators even when the collection does not exist
+  }
+  return ctx.cursors.open(`${db}.${name}`, docs, singleBatch && limit ? Math.max(limit, batchSize ?? 0) : batchSize, singleBatch);
+}
+
+function getMore(ctx: CommandContext, cmd: Document, db: string): Document {
+  const id = asNumber(cmd.getMore) ?? 0;
+  const coll = collName(cmd, 'collection');
+  return ctx.cursors.getMore(id, `${db}.${coll}`, asNumber(cmd.batchSize));
+}
+
+function killCursors(ctx: CommandContext, cmd: Document): Document {
+  const ids = Array.isArray(cmd.cursors) ? (cmd.cursors as unknown[]).map((v) => asNumber(v) ?? 0) : [];
+  return ctx.cursors.kill(ids);
+}
+
+const REFUSED_STAGES = new Set(['$out', '$merge', '$changeStream', '$collStats', '$indexStats', '$currentOp', '$listSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
+
+function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
+  const target = cmd.aggregate;
+  refuseCollation(cmd.collation);
+  if (cmd.explain) throw notSupported('explain is not supported by the embedded database');
+  const pipeline = cmd.pipeline;
+  if (!Array.isArray(pipeline)) throw new DbError(14, "'pipeline' option must be specified as an array");
+  if (!cmd.cursor || typeof cmd.cursor !== 'object') throw new DbError(9, "The 'cursor' option is required, except for aggregate with the explain argument");
+  for (const stage of pipeline as Document[]) {
+    const op = Object.keys(stage ?? {})[0];
+    if (REFUSED_STAGES.has(op)) throw notSupported(`${op} is not supported by the embedded database; use a real MongoDB for it`);
+  }
+  const variables = cmd.let as Document | undefined;
+  let input: Document[] = [];
+  let stages = pipeline as Document[];
+  let name = '$cmd.aggregate';
+  if (typeof target === 'string') {
+    name = target;
+    const coll = ctx.store.getCollection(db, target);
+    if (coll) {
+      // A leading $match uses the same lookups as find, and limits what must be cloned for the pipeline.
+      if (stages.length && stages[0].$match && typeof stages[0].$match === 'object') {
+        input = coll.find(stages[0].$match as Document, 0, variables);
+        stages = stages.slice(1);
+      } else input = coll.all();
+    }
+  } else if (target !== 1) {
+    throw new DbError(73, 'aggregate requires a collection name or 1');
+  }
+  const options = {
+    ...queryOpts(variables),
+    // Stages such as $addFields may write into nested objects of their input, so stored snapshots are cloned.
+    processingMode: 1,
+    collectionResolver: (other: string) => ctx.store.getCollection(db, other)?.all() ?? [],
+  };
+  const docs = stages.length ? (new Aggregator(stages, options as never).run(input) as Document[]) : input;
+  const batchSize = asNumber((cmd.cursor as Document).batchSize);
+  return ctx.cursors.open(`${db}.${name}`, docs, batchSize);
+}
+
+function count(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'count');
+  refuseCollation(cmd.collation);
+  const coll = ctx.store.getCollection(db, name);
+  const query = asDoc(cmd.query, 'query');
+  const skip = asNumber(cmd.skip) ?? 0;
+  const limit = Math.abs(asNumber(cmd.limit) ?? 0);
+  let n = coll ? (Object.keys(query).length ? coll.find(query).length : coll.docs.size) : 0;
+  n = Math.max(0, n - skip);
+  if (limit) n = Math.min(n, limit);
+  return { n, ok: 1 };
+}
+
+function distinct(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'distinct');
+  refuseCollation(cmd.collation);
+  if (typeof cmd.key !== 'string') throw new DbError(14, "BSON field 'distinct.key' is missing or not a string");
+  const coll = ctx.store.getCollection(db, name);
+  const docs = coll ? coll.find(asDoc(cmd.query, 'query')) : [];
+  const seen = new Map<string, unknown>();
+  for (const doc of docs) {
+    const v = resolvePath(doc, cmd.key);
+    const values = Array.isArray(v) ? v.flat() : [v];
+    for (const x of values) {
+      if (x === undefined) continue;
+      const k = canonicalKey(x);
+      if (!seen.has(k)) seen.set(k, x);
+    }
+  }
+  const values = new Query({}, MINGO_OPTIONS)
+    .find<Document>(
+      Array.from(seen.values(), (v) => ({ v })),
+      {},
+    )
+    .sort({ v: 1 })
+    .all()
+    .map((d) => d.v);
+  return { values, ok: 1 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Collections, indexes, databases
+
+const INDEX_OPTIONS = new Set(['key', 'name', 'unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'background', 'v', 'hidden']);
+
+function defaultIndexName(key: Document): string {
+  return Object.entries(key)
+    .map(([k, v]) => `${k}_${String(v)}`)
+    .join('_');
+}
+
+function normalizeIndexSpec(raw: Document): Document {
+  for (const k of Object.keys(raw)) {
+    if (k === 'collation') refuseCollation(raw.collation);
+    if (!INDEX_OPTIONS.has(k)) throw notSupported(`index option '${k}' is not supported by the embedded database`);
+  }
+  const key = asDoc(raw.key, 'key');
+  if (Object.keys(key).length === 0) throw new DbError(67, 'Index keys cannot be empty.');
+  for (const [k, v] of Object.entries(key)) {
+    if (typeof v !== 'number' || (v !== 1 && v !== -1)) throw notSupported(`index type ${JSON.stringify(v)} on '${k}' is not supported by the embedded database (only 1 / -1)`);
+  }
+  const spec: Document = { v: 2, key, name: typeof raw.name === 'string' ? raw.name : defaultIndexName(key) };
+  if (raw.unique === true) spec.unique = true;
+  if (raw.sparse === true) spec.sparse = true;
+  if (raw.partialFilterExpression) spec.partialFilterExpression = asDoc(raw.partialFilterExpression, 'partialFilterExpression');
+  if (raw.expireAfterSeconds !== undefined) {
+    const s = asNumber(raw.expireAfterSeconds);
+    if (s === undefined || !Number.isFinite(s) || s < 0) throw new DbError(2, 'TTL index expireAfterSeconds must be a non-negative number');
+    if (Object.keys(key).length !== 1) throw new DbError(67, 'TTL indexes are single-field indexes, compound indexes do not support TTL');
+    spec.expireAfterSeconds = s;
+  }
+  if (raw.hidden === true) spec.hidden = true;
+  return spec;
+}
+
+const sameSpec = (a: Document, b: Document): boolean => {
+  const strip = (s: Document): string => canonicalKey({ ...s, name: undefined, v: undefined, background: undefined });
+  return strip(a) === strip(b);
+};
+
+function createIndexes(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'createIndexes');
+  const raw = cmd.indexes;
+  if (!Array.isArray(raw) || raw.length === 0) throw new DbError(2, 'Must specify at least one index to create');
+  const existed = ctx.store.getCollection(db, name) !== undefined;
+  const specs = raw.map((r) => normalizeIndexSpec(asDoc(r, 'indexes')));
+  const coll = ctx.store.ensureCollection(db, name);
+  const before = coll.indexes.length + 1;
+  for (const spec of specs) {
+    if (spec.name === '_id_' || canonicalKey(spec.key) === canonicalKey({ _id: 1 })) {
+      if (spec.unique === false || spec.name !== '_id_') continue;
+      continue;
+    }
+    const byName = coll.indexes.find((i) => i.name === spec.name);
+    if (byName) {
+      if (sameSpec(byName.spec, spec)) continue;
+      throw new DbError(86, `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${BSON.EJSON.stringify(spec)}, existing index: ${BSON.EJSON.stringify(byName.spec)}`);
+    }
+    const byKey = coll.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(spec.key) && canonicalKey(i.spec.partialFilterExpression) === canonicalKey(spec.partialFilterExpression));
+    if (byKey) {
+      throw new DbError(85, `An equivalent index already exists with a different name and options. Requested index: ${BSON.EJSON.stringify(spec)}, existing index: ${BSON.EJSON.stringify(byKey.spec)}`);
+    }
+    coll.addIndex(spec);
+  }
+  const after = coll.indexes.length + 1;
+  const reply: Document = { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: !existed };
+  if (before === after) reply.note = 'all indexes already exist';
+  reply.ok = 1;
+  return reply;
+}
+
+function listIndexes(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'listIndexes');
+  const coll = ctx.store.getCollection(db, name);
+  if (!coll) throw new DbError(26, `ns does not exist: ${db}.${name}`);
+  return ctx.cursors.open(`${db}.${name}`, coll.indexSpecs(), asNumber((cmd.cursor as Document | undefined)?.batchSize));
+}
+
+function dropIndexes(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'dropIndexes');
+  const coll = ctx.store.getCollection(db, name);
+  if (!coll) throw new DbError(26, `ns not found ${db}.${name}`);
+  const nIndexesWas = coll.indexes.length + 1;
+  const which = cmd.index;
+  const names: string[] = which === '*' ? coll.indexes.map((i) => i.name) : Array.isArray(which) ? (which as string[]) : [];
+  if (typeof which === 'string' && which !== '*') names.push(which);
+  if (which && typeof which === 'object' && !Array.isArray(which)) {
+    const idx = coll.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(which));
+    if (!idx) throw new DbError(27, `can't find index with key: ${BSON.EJSON.stringify(which as Document)}`);
+    names.push(idx.name);
+  }
+  for (const n of names) {
+    if (n === '_id_') throw new DbError(72, 'cannot drop _id index');
+    if (!coll.indexes.some((i) => i.name === n)) throw new DbError(27, `index not found with name [${n}]`);
+  }
+  for (const n of names) coll.indexes.splice(coll.indexes.findIndex((i) => i.name === n), 1);
+  return { nIndexesWas, ok: 1 };
+}
+
+function create(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'create');
+  refuseCollation(cmd.collation);
+  if (ctx.store.getCollection(db, name)) throw new DbError(48, `Collection ${db}.${name} already exists.`);
+  ctx.store.ensureCollection(db, name);
+  return { ok: 1 };
+}
+
+function drop(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'drop');
+  const coll = ctx.store.dropCollection(db, name);
+  return coll ? { nIndexesWas: coll.indexes.length + 1, ns: coll.ns, ok: 1 } : { ok: 1 };
+}
+
+function listCollections(ctx: CommandContext, cmd: Document, db: string): Document {
+  const colls = ctx.store.dbs.get(db);
+  const nameOnly = cmd.nameOnly === true;
+  let docs: Document[] = Array.from(colls?.values() ?? [], (c) =>
+    nameOnly
+      ? { name: c.name, type: 'collection' }
+      : { name: c.name, type: 'collection', options: {}, info: { readOnly: false, uuid: c.uuid }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
+  );
+  const filter = asDoc(cmd.filter, 'filter');
+  if (Object.keys(filter).length) docs = docs.filter((d) => new Query(filter, MINGO_OPTIONS).test(d));
+  return ctx.cursors.open(`${db}.$cmd.listCollections`, docs, asNumber((cmd.cursor as Document | undefined)?.batchSize));
+}
+
+function listDatabases(ctx: CommandContext, cmd: Document): Document {
+  let databases: Document[] = Array.from(ctx.store.dbs.keys(), (name) => ({ name, sizeOnDisk: 0, empty: false }));
+  const filter = asDoc(cmd.filter, 'filter');
+  if (Object.keys(filter).length) databases = databases.filter((d) => new Query(filter, MINGO_OPTIONS).test(d));
+  if (cmd.nameOnly === true) return { databases: databases.map((d) => ({ name: d.name })), ok: 1 };
+  return { databases, totalSize: 0, totalSizeMb: 0, ok: 1 };
+}
+
+function dropDatabase(ctx: CommandContext, _cmd: Document, db: string): Document {
+  ctx.store.dbs.delete(db);
+  return { dropped: db, ok: 1 };
+}
+
+function renameCollection(ctx: CommandContext, cmd: Document): Document {
+  const from = String(cmd.renameCollection ?? '');
+  const to = String(cmd.to ?? '');
+  const split = (ns: string): [string, string] => {
+    const i = ns.indexOf('.');
+    if (i <= 0) throw new DbError(73, `Invalid namespace specified '${ns}'`);
+    return [ns.slice(0, i), ns.slice(i + 1)];
+  };
+  const [fdb, fname] = split(from);
+  const [tdb, tname] = split(to);
+  const coll = ctx.store.getCollection(fdb, fname);
+  if (!coll) throw new DbError(26, 'source namespace does not exist');
+  if (ctx.store.getCollection(tdb, tname)) {
+    if (cmd.dropTarget !== true) throw new DbError(48, 'target namespace exists');
+    ctx.store.dropCollection(tdb, tname);
+  }
+  const target = ctx.store.ensureCollection(tdb, tname);
+  for (const spec of coll.indexes.map((i) => i.spec)) target.addIndex(spec);
+  for (const doc of coll.docs.values()) target.insert(doc);
+  ctx.store.dropCollection(fdb, fname);
+  return { ok: 1 };
+}
+
+function dbStats(ctx: CommandContext, _cmd: Document, db: string): Document {
+  const colls = Array.from(ctx.store.dbs.get(db)?.values() ?? []);
+  const objects = colls.reduce((n, c) => n + c.docs.size, 0);
+  return { db, collections: colls.length, views: 0, objects, indexes: colls.reduce((n, c) => n + c.indexes.length + 1, 0), ok: 1 };
+}
+
+function refuseTransactions(): Document {
+  throw new DbError(263, 'Transactions are not supported by the embedded database: multi-document transactions need a real MongoDB replica set (set MONGODB_URI)');
+}
+
+const ok = (): Document => ({ ok: 1 });
+
+const WRITE_OPTS = ['ordered', 'bypassDocumentValidation', 'let', 'stmtId', 'stmtIds', 'isTimeseriesNamespace'];
+
+const COMMANDS: Record<string, CommandDef> = {
+  hello: { handler: hello, lenient: true },
+  ping: { handler: ok },
+  buildInfo: { handler: buildInfo },
+  buildinfo: { handler: buildInfo },
+  getParameter: { handler: getParameter, lenient: true },
+  endSessions: { handler: ok },
+  killSessions: { handler: ok },
+  killAllSessions: { handler: ok },
+  startSession: { handler: () => ({ id: { id: new BSON.UUID() }, timeoutMinutes: 30, ok: 1 }) },
+  refreshSessions: { handler: ok },
+  serverStatus: { handler: serverStatus },
+  connectionStatus: { handler: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] }, ok: 1 }), allowed: ['showPrivileges'] },
+  whatsmyuri: { handler: () => ({ you: '127.0.0.1', ok: 1 }) },
+  hostInfo: { handler: () => ({ system: { hostname: '127.0.0.1' }, os: { type: process.platform }, ok: 1 }) },
+  getLog: { handler: () => ({ totalLinesWritten: 0, log: [], ok: 1 }) },
+  getCmdLineOpts: { handler: () => ({ argv: ['embedded-db'], parsed: {}, ok: 1 }) },
+  insert: { handler: insert, allowed: ['documents', ...WRITE_OPTS], retryable: true },
+  update: { handler: update, allowed: ['updates', ...WRITE_OPTS], retryable: true },
+  delete: { handler: del, allowed: ['deletes', ...WRITE_OPTS], retryable: true },
+  findAndModify: {
+    handler: findAndModify,
+    allowed: ['query', 'sort', 'update', 'new', 'upsert', 'fields', 'remove', 'arrayFilters', 'hint', 'let', 'bypassDocumentValidation', 'stmtId', 'collation'],
+    retryable: true,
+  },
+  find: {
+    handler: find,
+    allowed: ['filter', 'projection', 'sort', 'skip', 'limit', 'batchSize', 'singleBatch', 'hint', 'let', 'allowDiskUse', 'noCursorTimeout', 'allowPartialResults', 'collation', 'tailable', 'awaitData', 'readOnce'],
+    refused: ['min', 'max', 'returnKey', 'showRecordId', 'oplogReplay'],
+  },
+  getMore: { handler: getMore, allowed: ['collection', 'batchSize'] },
+  killCursors: { handler: killCursors, allowed: ['cursors'] },
+  aggregate: { handler: aggregate, allowed: ['pipeline', 'cursor', 'explain', 'allowDiskUse', 'let', 'hint', 'collation', 'bypassDocumentValidation'] },
+  count: { handler: count, allowed: ['query', 'limit', 'skip', 'hint', 'collation', 'fields'] },
+  distinct: { handler: distinct, allowed: ['key', 'query', 'hint', 'collation'] },
+  createIndexes: { handler: createIndexes, allowed: ['indexes', 'commitQuorum'] },
+  listIndexes: { handler: listIndexes, allowed: ['cursor'] },
+  dropIndexes: { handler: dropIndexes, allowed: ['index'] },
+  deleteIndexes: { handler: dropIndexes, allowed: ['index'] },
+  create: { handler: create, allowed: ['idIndex', 'collation'], refused: ['capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'viewOn', 'pipeline', 'timeseries', 'clusteredIndex', 'changeStreamPreAndPostImages', 'expireAfterSeconds', 'storageEngine', 'indexOptionDefaults', 'encryptedFields'] },
+  drop: { handler: drop },
+  listCollections: { handler: listCollections, allowed: ['filter', 'nameOnly', 'authorizedCollections', 'cursor'] },
+  listDatabases: { handler: listDatabases, allowed: ['filter', 'nameOnly', 'authorizedDatabases'] },
+  dropDatabase: { handler: dropDatabase },
+  renameCollection: { handler: renameCollection, allowed: ['to', 'dropTarget', 'stayTemp'] },
+  dbStats: { handler: dbStats, allowed: ['scale', 'freeStorage'] },
+  commitTransaction: { handler: refuseTransactions, allowed: ['autocommit', 'recoveryToken'] },
+  abortTransaction: { handler: refuseTransactions, allowed: ['autocommit', 'recoveryToken'] },
+};
+COMMANDS.isMaster = { ...COMMANDS.hello };
+COMMANDS.ismaster = COMMANDS.isMaster;
+COMMANDS.findandmodify = COMMANDS.findAndModify;
+
+export function errorReply(err: unknown): Document {
+  const e = toDbError(err);
+  return { ok: 0, errmsg: e.message, code: e.code, codeName: e.codeName, ...(e.extra ?? {}) };
+}
+
+/** Runs one command and always returns a reply document (errors become ok: 0 replies). */
+export function runCommand(ctx: CommandContext, cmd: Document, conn: ConnectionInfo, dbOverride?: string): Document {
+  const name = Object.keys(cmd)[0];
+  try {
+    if (name === undefined) throw new DbError(59, 'no such command: empty command document');
+    const def = COMMANDS[name];
+    if (!def) throw new DbError(59, `no such command: '${name}'`);
+    const db = dbOverride ?? cmd.$db;
+    if (typeof db !== 'string') throw new DbError(40414, "BSON field '$db' is missing but a required field");
+    validateNamespace(db);
+    if (cmd.startTransaction !== undefined || cmd.autocommit !== undefined) refuseTransactions();
+    checkOptions(name, def, cmd);
+    let retryKey: string | undefined;
+    if (def.retryable && cmd.txnNumber !== undefined && cmd.lsid && typeof cmd.lsid === 'object') {
+      const lsid = (cmd.lsid as Document).id;
+      retryKey = `${lsid instanceof BSON.Binary ? Buffer.from(lsid.buffer).toString('hex') : canonicalKey(lsid)}:${String(cmd.txnNumber)}:${db}`;
+      const previous = ctx.retries.get(retryKey);
+      if (previous) return previous;
+    }
+    const reply = def.handler(ctx, cmd, db, conn);
+    if (retryKey) ctx.retries.set(retryKey, reply);
+    return reply;
+  } catch (err) {
+    return errorReply(err);
+  }
+}

@@ -1,0 +1,244 @@
+// Computes the next version of a document for update/findAndModify/upsert using mingo's updater, then validates it.
+import { BSON, Decimal128, Double, Int32, Long, ObjectId, type Document } from 'bson';
+import { update as mingoUpdate, updateOne as mingoUpdateOne } from 'mingo';
+import { cloneDeep, setValue } from 'mingo/util';
+import { DbError, badValue } from './errors.js';
+import { canonicalKey, getPath } from './keys.js';
+import { MINGO_OPTIONS } from './store.js';
+import { MAX_BSON_SIZE } from './wire.js';
+
+export interface UpdateSpec {
+  filter: Document;
+  update: Document | Document[];
+  arrayFilters?: Document[];
+  variables?: Document;
+}
+
+const NUMERIC_OPS = new Set(['$inc', '$mul']);
+const ARRAY_OPS = new Set(['$push', '$addToSet', '$pop', '$pull', '$pullAll']);
+
+const KNOWN_OPERATORS = new Set([
+  '$addToSet', '$bit', '$currentDate', '$inc', '$max', '$min', '$mul', '$pop', '$pull', '$pullAll', '$push', '$rename', '$set', '$setOnInsert', '$unset',
+]);
+const PIPELINE_UPDATE_STAGES = new Set(['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith']);
+
+/** Rejects unknown operators/stages even when no document matches, as mongod parses the update up front. */
+export function validateUpdateShape(u: Document | Document[]): void {
+  const kind = updateKind(u);
+  if (kind === 'operators') {
+    for (const op of Object.keys(u)) {
+      if (!KNOWN_OPERATORS.has(op)) throw new DbError(9, `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
+    }
+  } else if (kind === 'pipeline') {
+    for (const stage of u as Document[]) {
+      const op = Object.keys(stage ?? {})[0];
+      if (!PIPELINE_UPDATE_STAGES.has(op)) throw new DbError(40324, `Unrecognized pipeline stage name: '${op}'`);
+    }
+  }
+}
+
+export type UpdateKind = 'pipeline' | 'operators' | 'replacement';
+
+export function updateKind(u: Document | Document[]): UpdateKind {
+  if (Array.isArray(u)) return 'pipeline';
+  const keys = Object.keys(u);
+  if (keys.length > 0 && keys[0].startsWith('$')) {
+    for (const k of keys) {
+      if (!k.startsWith('$')) throw new DbError(9, `Unknown modifier: ${k}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      const v = u[k];
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+        throw new DbError(9, `Modifiers operate on fields but we found type ${Array.isArray(v) ? 'array' : typeof v} instead. For example: {$mod: {<field>: ...}} not {${k}: ${String(v)}}`);
+      }
+    }
+    return 'operators';
+  }
+  return 'replacement';
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'double';
+  if (typeof v === 'boolean') return 'bool';
+  if (typeof v === 'object') {
+    if (v instanceof Date) return 'date';
+    if (v instanceof ObjectId) return 'objectId';
+    return Object.getPrototypeOf(v) === Object.prototype ? 'object' : ((v as { _bsontype?: string })._bsontype ?? 'object');
+  }
+  return typeof v;
+}
+
+const isNumeric = (v: unknown): boolean =>
+  typeof v === 'number' || v instanceof Long || v instanceof Decimal128 || v instanceof Int32 || v instanceof Double;
+
+function idForMessage(doc: Document): string {
+  try {
+    return BSON.EJSON.stringify({ _id: doc._id }, { relaxed: true });
+  } catch {
+    return String(doc._id);
+  }
+}
+
+/** mingo skips type-mismatched targets silently; mongod rejects them, so check up front (plain paths only). */
+function checkOperandTypes(doc: Document, modifier: Document): void {
+  for (const op of Object.keys(modifier)) {
+    const numeric = NUMERIC_OPS.has(op);
+    const array = ARRAY_OPS.has(op);
+    if (!numeric && !array) continue;
+    for (const path of Object.keys(modifier[op] as Document)) {
+      if (path.includes('$')) continue;
+      const current = getPath(doc, path);
+      if (current === undefined) continue;
+      if (numeric && !isNumeric(current)) {
+        throw new DbError(
+          14,
+          `Cannot apply ${op} to a value of non-numeric type. ${idForMessage(doc)} has the field '${path.split('.').pop()}' of non-numeric type ${typeName(current)}`,
+        );
+      }
+      if (array && !Array.isArray(current)) {
+        throw new DbError(2, `The field '${path}' must be an array but is of type ${typeName(current)} in document ${idForMessage(doc)}`);
+      }
+    }
+  }
+}
+
+/** Positional `$` needs the query to pick the array element; passing it otherwise would only cost a re-match. */
+function usesPositional(modifier: Document): boolean {
+  for (const op of Object.keys(modifier)) {
+    for (const path of Object.keys(modifier[op] as Document)) {
+      if (path === '$' || path.includes('.$.') || path.endsWith('.$')) return true;
+    }
+  }
+  return false;
+}
+
+export function validateStoredDoc(doc: Document, what: 'insert' | 'update'): void {
+  for (const k of Object.keys(doc)) {
+    if (k === '') throw badValue("Document can't have empty field names");
+    if (k.startsWith('$')) throw new DbError(what === 'insert' ? 2 : 52, `Document can't have $ prefixed field names: ${k}`);
+  }
+  const id = doc._id;
+  if (Array.isArray(id)) throw badValue("The '_id' value cannot be of type array");
+  if (id instanceof RegExp) throw badValue("The '_id' value cannot be of type regex");
+  if (id === undefined && what === 'update') throw badValue('_id is missing after update');
+  const size = BSON.calculateObjectSize(doc);
+  if (size > MAX_BSON_SIZE) {
+    throw new DbError(
+      what === 'insert' ? 10334 : 17419,
+      what === 'insert'
+        ? `object to insert too large. size in bytes: ${size}, max size: ${MAX_BSON_SIZE}`
+        : `Resulting document after update is larger than ${MAX_BSON_SIZE}`,
+    );
+  }
+}
+
+function withIdFirst(doc: Document, id: unknown): Document {
+  if (Object.keys(doc)[0] === '_id' && doc._id === id) return doc;
+  const { _id: _ignored, ...rest } = doc;
+  return { _id: id, ...rest };
+}
+
+function queryOptions(variables?: Document): Document {
+  return variables ? { ...MINGO_OPTIONS, variables } : MINGO_OPTIONS;
+}
+
+/** Applies operators with mingo to a private copy; returns the copy and whether anything changed. */
+function applyOperators(base: Document, modifier: Document, spec: UpdateSpec, forInsert: boolean): { doc: Document; changed: boolean } {
+  let mod = modifier;
+  if ('$setOnInsert' in mod) {
+    const { $setOnInsert, ...rest } = mod;
+    mod = forInsert ? { ...rest, $set: { ...((rest.$set as Document) ?? {}), ...($setOnInsert as Document) } } : rest;
+    if (forInsert && rest.$set) {
+      for (const k of Object.keys($setOnInsert as Document)) {
+        if (k in (rest.$set as Document)) throw new DbError(40, `Updating the path '${k}' would create a conflict at '${k}'`);
+      }
+    }
+  }
+  checkOperandTypes(base, mod);
+  const copy = cloneDeep(base) as Document;
+  if (Object.keys(mod).length === 0) return { doc: copy, changed: false };
+  const fields = mingoUpdate(copy, mod, spec.arrayFilters, usesPositional(mod) ? spec.filter : undefined, {
+    cloneMode: 'copy',
+    queryOptions: queryOptions(spec.variables),
+  });
+  return { doc: copy, changed: fields.length > 0 };
+}
+
+/** Computes the updated version of an existing document. Throws DbError (nothing stored) when invalid. */
+export function computeUpdate(oldDoc: Document, spec: UpdateSpec): { doc: Document; changed: boolean } {
+  const u = spec.update;
+  validateUpdateShape(u);
+  const kind = updateKind(u);
+  let next: Document;
+  let changed: boolean;
+  if (kind === 'pipeline') {
+    const docs = [cloneDeep(oldDoc) as Document];
+    const res = mingoUpdateOne(docs, {}, u as never, {}, queryOptions(spec.variables));
+    next = docs[0];
+    changed = res.modifiedCount > 0;
+  } else if (kind === 'operators') {
+    ({ doc: next, changed } = applyOperators(oldDoc, u as Document, spec, false));
+  } else {
+    const repl = u as Document;
+    if ('_id' in repl && canonicalKey(repl._id) !== canonicalKey(oldDoc._id)) {
+      throw new DbError(66, `After applying the update, the (immutable) field '_id' was found to have been altered to _id: ${idForMessage(repl).slice(8, -1)}`);
+    }
+    next = withIdFirst(cloneDeep(repl) as Document, oldDoc._id);
+    changed = canonicalKey(next) !== canonicalKey(oldDoc);
+  }
+  if (!changed) return { doc: oldDoc, changed: false };
+  if (canonicalKey(next._id) !== canonicalKey(oldDoc._id)) {
+    throw new DbError(66, `Performing an update on the path '_id' would modify the immutable field '_id'`);
+  }
+  validateStoredDoc(next, 'update');
+  return { doc: next, changed: true };
+}
+
+/** Builds the equality part of a filter into a document, as mongod does for an upsert's insert. */
+function seedFromFilter(filter: Document, out: Document): Document {
+  for (const [k, v] of Object.entries(filter)) {
+    if (k === '$and' && Array.isArray(v)) {
+      for (const sub of v) if (sub && typeof sub === 'object') seedFromFilter(sub as Document, out);
+      continue;
+    }
+    if (k.startsWith('$')) continue;
+    let value: unknown = v;
+    if (v instanceof RegExp) continue;
+    if (v && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype) {
+      const keys = Object.keys(v as Document);
+      if (keys.length > 0 && keys[0].startsWith('$')) {
+        if (!('$eq' in (v as Document))) continue;
+        value = (v as Document).$eq;
+      }
+    }
+    setValue(out, k, cloneDeep(value));
+  }
+  return out;
+}
+
+/** Builds the document an upsert inserts when nothing matched. */
+export function computeUpsert(spec: UpdateSpec): Document {
+  const u = spec.update;
+  validateUpdateShape(u);
+  const kind = updateKind(u);
+  const seed = seedFromFilter(spec.filter, {});
+  let doc: Document;
+  if (kind === 'replacement') {
+    const repl = cloneDeep(u) as Document;
+    if ('_id' in repl && '_id' in seed && canonicalKey(repl._id) !== canonicalKey(seed._id)) {
+      throw new DbError(66, "The _id field cannot be changed from the query's _id in an upsert");
+    }
+    doc = { ...repl };
+    if (!('_id' in doc) && '_id' in seed) doc._id = seed._id;
+  } else if (kind === 'pipeline') {
+    const docs = [seed];
+    mingoUpdateOne(docs, {}, u as never, {}, queryOptions(spec.variables));
+    doc = docs[0];
+  } else {
+    doc = applyOperators(seed, u as Document, { ...spec, filter: {} }, true).doc;
+  }
+  if (doc._id === undefined) doc = withIdFirst(doc, new ObjectId());
+  else doc = withIdFirst(doc, doc._id);
+  validateStoredDoc(doc, 'insert');
+  return doc;
+}
