@@ -1,0 +1,71 @@
+// Verifies bearer tokens (HS256 with AUTH_JWT_SECRET, or RS256/ES256 from AUTH_JWKS_URL) and signs dev tokens.
+import { GraphQLError } from 'graphql';
+import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { readEnv } from '../env.js';
+
+export interface Viewer {
+  id: string;
+  name: string | null;
+}
+
+const MAX_USER_ID_LENGTH = 128;
+
+// The key set is fetched once per instance and cached by jose; created lazily so tests never fetch it.
+let remoteKeys: { url: string; keys: JWTVerifyGetKey } | undefined;
+
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+}
+
+/** The viewer named by an `Authorization: Bearer` header; null without a header; UNAUTHENTICATED for any bad token. */
+export async function readViewer(authorization: string | null): Promise<Viewer | null> {
+  if (!authorization) return null;
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
+  if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".');
+  let payload: JWTPayload;
+  try {
+    payload = await verifyToken(match[1]!);
+  } catch {
+    throw unauthenticated('The token is invalid or expired.');
+  }
+  const id = payload.sub;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_USER_ID_LENGTH) {
+    throw unauthenticated('The token has no usable subject.');
+  }
+  const name = typeof payload.name === 'string' ? payload.name.slice(0, 100) : null;
+  return { id, name };
+}
+
+async function verifyToken(token: string): Promise<JWTPayload> {
+  const env = readEnv();
+  const options = {
+    issuer: env.AUTH_ISSUER,
+    audience: env.AUTH_AUDIENCE,
+  };
+  if (env.AUTH_JWKS_URL) {
+    if (remoteKeys?.url !== env.AUTH_JWKS_URL) {
+      remoteKeys = { url: env.AUTH_JWKS_URL, keys: createRemoteJWKSet(new URL(env.AUTH_JWKS_URL)) };
+    }
+    const { payload } = await jwtVerify(token, remoteKeys.keys, { ...options, algorithms: ['RS256', 'ES256'] });
+    return payload;
+  }
+  if (!env.AUTH_JWT_SECRET) throw new Error('No AUTH_JWT_SECRET or AUTH_JWKS_URL configured');
+  const { payload } = await jwtVerify(token, new TextEncoder().encode(env.AUTH_JWT_SECRET), {
+    ...options,
+    algorithms: ['HS256'],
+  });
+  return payload;
+}
+
+/** Signs an HS256 token for a user with the configured secret (dev server, `npm run token`, tests). */
+export async function signToken(
+  userId: string,
+  { name, secret = readEnv().AUTH_JWT_SECRET, expiresIn = '12h' }: { name?: string; secret?: string; expiresIn?: string } = {},
+): Promise<string> {
+  if (!secret) throw new Error('AUTH_JWT_SECRET is not set');
+  const jwt = new SignJWT(name ? { name } : {}).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime(expiresIn);
+  const env = readEnv();
+  if (env.AUTH_ISSUER) jwt.setIssuer(env.AUTH_ISSUER);
+  if (env.AUTH_AUDIENCE) jwt.setAudience(env.AUTH_AUDIENCE);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,33 @@
+// Builds the per-request context: the database handle, the authenticated viewer and request facts.
+import type { Db } from 'mongodb';
+import type { YogaInitialContext } from 'graphql-yoga';
+import { getDb } from './db/client.js';
+import { readViewer, type Viewer } from './auth/token.js';
+import type { DbOp } from './db/trace.js';
+
+export interface Context {
+  db: Db;
+  /** The authenticated user, or null for anonymous requests. */
+  viewer: Viewer | null;
+  requestId: string;
+  clientIp: string;
+  /** Database commands this request issued, collected only when DB_TRACE=1. */
+  dbOps: DbOp[];
+}
+
+export async function createContext({ request }: YogaInitialContext): Promise<Context> {
+  return {
+    db: getDb(),
+    viewer: await readViewer(request.headers.get('authorization')),
+    requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
+    clientIp: readClientIp(request.headers),
+    dbOps: [],
+  };
+}
+
+/** Vercel puts the client address first in x-forwarded-for; the dev server sets x-real-ip itself. */
+function readClientIp(headers: Headers): string {
+  const forwarded = headers.get('x-forwarded-for');
+  if (forwarded) return forwarded.split(',')[0]!.trim();
+  return headers.get('x-real-ip') ?? 'unknown';
+}

@@ -1,0 +1,39 @@
+// The one MongoClient per function instance, created on first use and reused by every request it serves.
+import { MongoClient, type Db } from 'mongodb';
+import { attachDatabasePool } from '@vercel/functions';
+import { readEnv, resolveDatabaseName } from '../env.js';
+import { attachDbTrace } from './trace.js';
+
+// Module scope survives between invocations of a warm serverless instance, so the pool (and its
+// connections) is reused instead of reconnecting per request; globalThis keeps it across dev reloads.
+const globalCache = globalThis as typeof globalThis & { __registryMongo?: { uri: string; client: MongoClient } };
+
+export function getMongoClient(): MongoClient {
+  const env = readEnv();
+  const uri = env.MONGODB_URI;
+  if (!uri) throw new Error('MONGODB_URI is not set (npm run dev starts an embedded database when it is unset)');
+  const cached = globalCache.__registryMongo;
+  if (cached && cached.uri === uri) return cached.client;
+  const client = new MongoClient(uri, {
+    appName: 'atomic-registry-api',
+    // Idle connections are closed so suspended instances do not hold sockets open on the server.
+    maxIdleTimeMS: 60_000,
+    monitorCommands: env.DB_TRACE === '1',
+  });
+  if (env.DB_TRACE === '1') attachDbTrace(client);
+  // On Vercel this lets the function be suspended without leaking the pool's sockets; elsewhere it is a no-op.
+  attachDatabasePool(client);
+  globalCache.__registryMongo = { uri, client };
+  return client;
+}
+
+export function getDb(): Db {
+  return getMongoClient().db(resolveDatabaseName());
+}
+
+/** Closes the cached client (dev server shutdown, tests). */
+export async function closeMongoClient(): Promise<void> {
+  const cached = globalCache.__registryMongo;
+  globalCache.__registryMongo = undefined;
+  await cached?.client.close();
+}

@@ -1,0 +1,18 @@
+// Every index the API relies on. Unique keys live in _id (package name, keyword slug, user id), so most
+// guarantees hold with no extra index; these serve listings. Created by `npm run db:indexes` and at dev start.
+import type { Db, IndexDescription } from 'mongodb';
+
+export const INDEXES: Record<string, IndexDescription[]> = {
+  packages: [
+    { key: { lastUpdated: -1, _id: -1 }, name: 'packages_by_last_updated' },
+    { key: { maintainers: 1 }, name: 'packages_by_maintainer' },
+  ],
+  posts: [{ key: { packageName: 1, _id: -1 }, name: 'posts_by_package' }],
+};
+
+/** Creates every index; idempotent, safe to run on every deploy. */
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const [collection, indexes] of Object.entries(INDEXES)) {
+    await db.collection(collection).createIndexes(indexes);
+  }
+}

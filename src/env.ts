@@ -1,0 +1,81 @@
+// Reads environment variables lazily and checks them once, so importing a module never throws.
+import { z } from 'zod';
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  MONGODB_URI: z.string().optional(),
+  MONGODB_DB: z.string().optional(),
+  AUTH_JWT_SECRET: z.string().min(32, 'AUTH_JWT_SECRET must be at least 32 characters').optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_ISSUER: z.string().optional(),
+  AUTH_AUDIENCE: z.string().optional(),
+  DB_TRACE: z.enum(['0', '1']).optional(),
+  VERCEL_ENV: z.string().optional(),
+  VERCEL_GIT_COMMIT_REF: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+let cached: Env | undefined;
+
+/** The parsed environment; the first call validates it and throws one clear message per bad value. */
+export function readEnv(): Env {
+  if (cached) return cached;
+  const parsed = EnvSchema.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`Invalid environment:\n  ${problems.join('\n  ')}`);
+  }
+  cached = parsed.data;
+  return cached;
+}
+
+/** Forgets the parsed environment; for tests and the dev server, which set variables before first use. */
+export function resetEnv(): void {
+  cached = undefined;
+}
+
+export function isProduction(): boolean {
+  return readEnv().NODE_ENV === 'production';
+}
+
+/** Database name: production uses MONGODB_DB (default "registry"); previews get one database per branch. */
+export function resolveDatabaseName(env: Env = readEnv()): string {
+  if (env.VERCEL_ENV === 'preview' && env.VERCEL_GIT_COMMIT_REF) {
+    return previewDatabaseName(env.VERCEL_GIT_COMMIT_REF);
+  }
+  return env.MONGODB_DB ?? 'registry';
+}
+
+const MAX_DB_NAME_BYTES = 63;
+
+/** Maps a git branch to a MongoDB database name: only [A-Za-z0-9_-], at most 63 bytes, stable per branch. */
+export function previewDatabaseName(branch: string): string {
+  const prefix = 'preview_';
+  const cleaned = branch.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '') || 'branch';
+  const name = prefix + cleaned;
+  if (Buffer.byteLength(name) <= MAX_DB_NAME_BYTES) return name;
+  // Long branch names are cut and suffixed with a hash so two long branches never share a database.
+  const hash = fnv1a(branch).toString(36);
+  return `${name.slice(0, MAX_DB_NAME_BYTES - hash.length - 1)}_${hash}`;
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
+
+/** Refuses to start in production without a way to verify tokens and a real database; entry points call it first. */
+export function assertStartupConfig(env: Env = readEnv()): void {
+  if (env.NODE_ENV !== 'production') return;
+  const missing: string[] = [];
+  if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) missing.push('AUTH_JWT_SECRET or AUTH_JWKS_URL');
+  if (!env.MONGODB_URI) missing.push('MONGODB_URI');
+  if (missing.length > 0) throw new Error(`Refusing to start in production: set ${missing.join(' and ')}.`);
+  if (env.DB_TRACE === '1') throw new Error('Refusing to start in production: DB_TRACE exposes database commands; unset it.');
+}

@@ -1,0 +1,72 @@
+// Typed error results: expected failures a client can act on, exposed as `... on Error { code }`.
+export const ERROR_CODES = ['NOT_FOUND', 'ALREADY_EXISTS', 'CONFLICT', 'VALIDATION', 'FORBIDDEN', 'RATE_LIMITED'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Base class of every expected failure; anything else thrown is masked as "Unexpected error." and logged. */
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+export class NotFoundError extends AppError {
+  readonly code = 'NOT_FOUND';
+}
+
+export class AlreadyExistsError extends AppError {
+  readonly code = 'ALREADY_EXISTS';
+}
+
+export class ConflictError extends AppError {
+  readonly code = 'CONFLICT';
+  constructor(
+    message: string,
+    readonly currentVersion: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export class ValidationError extends AppError {
+  readonly code = 'VALIDATION';
+  constructor(
+    message: string,
+    readonly problems: FieldProblem[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  readonly code = 'FORBIDDEN';
+}
+
+export class RateLimitedError extends AppError {
+  readonly code = 'RATE_LIMITED';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** What an op returns: its value, or the expected failure that explains why its write matched nothing. */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: AppError };
+
+export function ok<T>(value: T): Result<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(error: AppError): Result<T> {
+  return { ok: false, error };
+}
+
+/** The value, or throws the error for the errors plugin to turn into the field's error result. */
+export function unwrap<T>(result: Result<T>): T {
+  if (!result.ok) throw result.error;
+  return result.value;
+}

@@ -1,0 +1,153 @@
+// Posts: the Post type, post queries, and the createPost, likePost, unlikePost and recordView mutations.
+import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
+import { ObjectId } from 'mongodb';
+import { z } from 'zod';
+import { builder } from '../builder.js';
+import { NotFoundError, RateLimitedError, unwrap, ValidationError } from '../errors.js';
+import { parseInput } from '../validation.js';
+import { assertPageSize } from '../pagination.js';
+import { User } from '../users/user.schema.js';
+import { ensureUser } from '../users/user.ops.js';
+import { incrementStat } from '../stats/stats.ops.js';
+import { Package } from '../packages/package.schema.js';
+import { countPackagePost } from '../packages/package.ops.js';
+import { normalizePackageName, PackageNameSchema } from '../packages/package-name.js';
+import { addLike, addView, findPost, findPostPage, insertPost, type PostView, removeLike } from './post.ops.js';
+
+export const Post = builder.objectRef<PostView>('Post').implement({
+  fields: (t) => ({
+    id: t.id({ resolve: (p) => p._id.toHexString() }),
+    title: t.exposeString('title'),
+    body: t.exposeString('body'),
+    author: t.field({ type: User, resolve: (p) => p.authorId }),
+    package: t.field({ type: Package, nullable: true, resolve: (p) => p.packageName }),
+    likeCount: t.exposeInt('likeCount'),
+    viewCount: t.exposeInt('viewCount'),
+    viewerHasLiked: t.boolean({
+      description: 'Whether the signed-in viewer likes this post; always false for anonymous readers.',
+      resolve: (p) => p.viewerHasLiked === true,
+    }),
+    lastViewedAt: t.expose('lastViewedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const PostIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{24}$/i, 'Post ids are 24 hexadecimal characters')
+  .transform((id) => new ObjectId(id));
+
+function parsePostCursor(cursor: string): ObjectId {
+  if (!/^[0-9a-f]{24}$/i.test(cursor)) {
+    throw new GraphQLError('The cursor is not one this API returned.', { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+  return new ObjectId(cursor);
+}
+
+builder.queryFields((t) => ({
+  post: t.field({
+    type: Post,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      const id = PostIdSchema.safeParse(String(args.id));
+      return id.success ? findPost(ctx.db, id.data, ctx.viewer?.id ?? null) : null;
+    },
+  }),
+  posts: t.connection({
+    type: Post,
+    description: 'Posts, newest first; about one package when packageName is given.',
+    args: { packageName: t.arg.string() },
+    resolve: (_root, args, ctx) => {
+      assertPageSize(args);
+      const packageName = args.packageName == null ? undefined : parseInput(PackageNameSchema, args.packageName);
+      return resolveCursorConnection(
+        { args, toCursor: (p: PostView) => p._id.toHexString() },
+        ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
+          findPostPage(ctx.db, {
+            packageName: packageName === undefined ? undefined : normalizePackageName(packageName),
+            after: after === undefined ? undefined : parsePostCursor(after),
+            before: before === undefined ? undefined : parsePostCursor(before),
+            limit,
+            inverted,
+            viewerId: ctx.viewer?.id ?? null,
+          }),
+      );
+    },
+  }),
+}));
+
+function postSuccess(name: string) {
+  return builder.objectRef<{ post: PostView }>(name).implement({
+    fields: (t) => ({ post: t.field({ type: Post, resolve: (r) => r.post }) }),
+  });
+}
+
+const CreatePostSuccess = postSuccess('CreatePostSuccess');
+const LikePostSuccess = postSuccess('LikePostSuccess');
+const RecordViewSuccess = postSuccess('RecordViewSuccess');
+
+const CreatePostInput = builder.inputType('CreatePostInput', {
+  fields: (t) => ({
+    title: t.string({ required: true }),
+    body: t.string({ required: true }),
+    packageName: t.string({ required: true, description: 'The package the post is about.' }),
+  }),
+});
+const CreatePostInputSchema = z.object({
+  title: z.string().trim().min(1, 'Title is required').max(200, 'Title is at most 200 characters'),
+  body: z.string().trim().min(1, 'Body is required').max(20_000, 'Body is at most 20,000 characters'),
+  packageName: PackageNameSchema,
+});
+
+builder.mutationFields((t) => ({
+  createPost: t.field({
+    type: CreatePostSuccess,
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: CreatePostInput, required: true }) },
+    errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'CreatePostResult' } },
+    resolve: async (_root, args, ctx) => {
+      const input = parseInput(CreatePostInputSchema, args.input);
+      const packageName = normalizePackageName(input.packageName);
+      await ensureUser(ctx.db, ctx.viewer!);
+      // Counting the post on its package is the write that proves the package exists; no read comes first.
+      unwrap(await countPackagePost(ctx.db, packageName));
+      const post = await insertPost(ctx.db, { title: input.title, body: input.body, authorId: ctx.viewer!.id, packageName });
+      await incrementStat(ctx.db, 'totalPosts');
+      return { post };
+    },
+  }),
+  likePost: t.field({
+    type: LikePostSuccess,
+    authScopes: { authenticated: true },
+    args: { postId: t.arg.id({ required: true }) },
+    errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'LikePostResult' } },
+    resolve: async (_root, args, ctx) => {
+      const postId = parseInput(PostIdSchema, String(args.postId));
+      await ensureUser(ctx.db, ctx.viewer!);
+      return { post: unwrap(await addLike(ctx.db, postId, ctx.viewer!.id)) };
+    },
+  }),
+  unlikePost: t.field({
+    type: LikePostSuccess,
+    authScopes: { authenticated: true },
+    args: { postId: t.arg.id({ required: true }) },
+    errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'UnlikePostResult' } },
+    resolve: async (_root, args, ctx) => {
+      const postId = parseInput(PostIdSchema, String(args.postId));
+      await ensureUser(ctx.db, ctx.viewer!);
+      return { post: unwrap(await removeLike(ctx.db, postId, ctx.viewer!.id)) };
+    },
+  }),
+  recordView: t.field({
+    type: RecordViewSuccess,
+    description: 'Counts one view; anonymous callers allowed.',
+    args: { postId: t.arg.id({ required: true }) },
+    errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'RecordViewResult' } },
+    resolve: async (_root, args, ctx) => {
+      const postId = parseInput(PostIdSchema, String(args.postId));
+      return { post: unwrap(await addView(ctx.db, postId, ctx.viewer?.id ?? null)) };
+    },
+  }),
+}));

@@ -1,0 +1,9 @@
+// The GraphQL schema: each domain registers its types, queries and mutations on the builder when imported.
+import { builder } from './builder.js';
+import './errors.schema.js';
+import './users/user.schema.js';
+import './packages/package.schema.js';
+import './posts/post.schema.js';
+import './stats/stats.schema.js';
+
+export const schema = builder.toSchema({ sortSchema: true });
