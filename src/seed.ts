@@ -1,6 +1,6 @@
 // Demo data for `npm run dev`: written through the same atomic ops as the API, once per database.
 import type { Db } from 'mongodb';
-import { appendRelease, insertPackage } from './packages/package.ops.js';
+import { appendRelease, countPackagePost, insertPackage } from './packages/package.ops.js';
 import { insertPost } from './posts/post.ops.js';
 import { ensureUser } from './users/user.ops.js';
 import { incrementStat } from './stats/stats.ops.js';
@@ -17,6 +17,7 @@ export async function seedDemoData(db: Db): Promise<boolean> {
     await appendRelease(db, { name: 'atomic-counter', viewerId: DEMO_USER.id, version, sizeBytes: 12_345, notes: `Release ${version}` });
     await incrementStat(db, 'totalReleases');
   }
+  await countPackagePost(db, 'atomic-counter');
   await insertPost(db, { title: 'Why $inc beats read-modify-write', body: 'Two instances, one counter, zero lost updates.', authorId: DEMO_USER.id, packageName: 'atomic-counter' });
   await incrementStat(db, 'totalPosts');
   return true;
