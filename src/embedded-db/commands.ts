@@ -1,12 +1,12 @@
 // Command dispatch: validates options and executes every supported command synchronously, so each runs atomically.
 import { BSON, Long, ObjectId, type Document } from 'bson';
-import { Aggregator, Query } from 'mingo';
 import { resolve as resolvePath } from 'mingo/util';
 import { CursorManager } from './cursors.js';
 import { DbError, badValue, notSupported, toDbError } from './errors.js';
 import { canonicalKey } from './keys.js';
 import { RetryCache } from './retry-cache.js';
-import { Collection, MINGO_OPTIONS, Store, validateNamespace } from './store.js';
+import { compileQuery, runPipeline } from './mingo.js';
+import { Collection, Store, validateNamespace } from './store.js';
 import { computeUpdate, computeUpsert, validateStoredDoc, validateUpdateShape, type UpdateSpec } from './update.js';
 import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from './wire.js';
 
@@ -102,13 +102,11 @@ function refuseCollation(v: unknown): void {
   if (v !== undefined && v !== null) throw notSupported('collation is not supported by the embedded database; use a real MongoDB for it');
 }
 
-const queryOpts = (variables?: Document): Document => (variables ? { ...MINGO_OPTIONS, variables } : MINGO_OPTIONS);
-
 /** Applies sort/skip/limit/projection with mingo to candidate documents that are already known to match. */
 function shape(docs: Document[], opts: { sort?: Document; skip?: number; limit?: number; projection?: Document; variables?: Document }): Document[] {
   const hasProjection = opts.projection && Object.keys(opts.projection).length > 0;
   if (!opts.sort && !opts.skip && !opts.limit && !hasProjection) return docs;
-  let cursor = new Query({}, queryOpts(opts.variables)).find<Document>(docs, hasProjection ? opts.projection : undefined);
+  let cursor = compileQuery({}, opts.variables).find<Document>(docs, hasProjection ? opts.projection : undefined);
   if (opts.sort && Object.keys(opts.sort).length) cursor = cursor.sort(opts.sort as Record<string, 1 | -1>);
   if (opts.skip) cursor = cursor.skip(opts.skip);
   if (opts.limit) cursor = cursor.limit(opts.limit);
@@ -378,7 +376,7 @@ function find(ctx: CommandContext, cmd: Document, db: string): Document {
     docs = coll.find(filter, earlyLimit, variables);
     docs = shape(docs, { sort, skip, limit, projection: cmd.projection as Document | undefined, variables });
   } else {
-    new Query(filter, MINGO_OPTIONS); // surfaces bad operators even when the collection does not exist
+    compileQuery(filter); // surfaces bad operators even when the collection does not exist
   }
   return ctx.cursors.open(`${db}.${name}`, docs, singleBatch && limit ? Math.max(limit, batchSize ?? 0) : batchSize, singleBatch);
 }
@@ -424,13 +422,13 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
   } else if (target !== 1) {
     throw new DbError(73, 'aggregate requires a collection name or 1');
   }
-  const options = {
-    ...queryOpts(variables),
-    // Stages such as $addFields may write into nested objects of their input, so stored snapshots are cloned.
-    processingMode: 1,
-    collectionResolver: (other: string) => ctx.store.getCollection(db, other)?.all() ?? [],
-  };
-  const docs = stages.length ? (new Aggregator(stages, options as never).run(input) as Document[]) : input;
+  const docs = stages.length
+    ? runPipeline(input, stages, variables, {
+        // Stages such as $addFields may write into nested objects of their input, so stored snapshots are cloned.
+        processingMode: 1,
+        collectionResolver: (other: string) => ctx.store.getCollection(db, other)?.all() ?? [],
+      })
+    : input;
   const batchSize = asNumber((cmd.cursor as Document).batchSize);
   return ctx.cursors.open(`${db}.${name}`, docs, batchSize);
 }
@@ -464,7 +462,7 @@ function distinct(ctx: CommandContext, cmd: Document, db: string): Document {
       if (!seen.has(k)) seen.set(k, x);
     }
   }
-  const values = new Query({}, MINGO_OPTIONS)
+  const values = compileQuery({})
     .find<Document>(
       Array.from(seen.values(), (v) => ({ v })),
       {},
@@ -597,14 +595,14 @@ function listCollections(ctx: CommandContext, cmd: Document, db: string): Docume
       : { name: c.name, type: 'collection', options: {}, info: { readOnly: false, uuid: c.uuid }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
   );
   const filter = asDoc(cmd.filter, 'filter');
-  if (Object.keys(filter).length) docs = docs.filter((d) => new Query(filter, MINGO_OPTIONS).test(d));
+  if (Object.keys(filter).length) docs = docs.filter((d) => compileQuery(filter).test(d));
   return ctx.cursors.open(`${db}.$cmd.listCollections`, docs, asNumber((cmd.cursor as Document | undefined)?.batchSize));
 }
 
 function listDatabases(ctx: CommandContext, cmd: Document): Document {
   let databases: Document[] = Array.from(ctx.store.dbs.keys(), (name) => ({ name, sizeOnDisk: 0, empty: false }));
   const filter = asDoc(cmd.filter, 'filter');
-  if (Object.keys(filter).length) databases = databases.filter((d) => new Query(filter, MINGO_OPTIONS).test(d));
+  if (Object.keys(filter).length) databases = databases.filter((d) => compileQuery(filter).test(d));
   if (cmd.nameOnly === true) return { databases: databases.map((d) => ({ name: d.name })), ok: 1 };
   return { databases, totalSize: 0, totalSizeMb: 0, ok: 1 };
 }

@@ -1,11 +1,9 @@
 // In-memory storage: databases, collections of immutable document snapshots, the _id map and unique/TTL index bookkeeping.
 import { BSON, type Document } from 'bson';
-import { Query } from 'mingo';
+import type { Query } from 'mingo/query';
 import { DbError } from './errors.js';
 import { canonicalKey, getPath, isLookupLiteral, pathValues } from './keys.js';
-
-/** mingo options used everywhere: server-side JavaScript ($where, $function) stays disabled. */
-export const MINGO_OPTIONS = { scriptEnabled: false } as const;
+import { compileQuery } from './mingo.js';
 
 export interface IndexState {
   spec: Document;
@@ -89,7 +87,7 @@ export class Collection {
   find(filter: Document, limit = 0, variables?: Document): Document[] {
     const { docs, exact } = this.candidates(filter);
     if (exact) return limit > 0 ? docs.slice(0, limit) : docs;
-    const query = new Query(filter, { ...MINGO_OPTIONS, variables });
+    const query = compileQuery(filter, variables);
     const out: Document[] = [];
     for (const doc of docs) {
       if (query.test(doc)) {
@@ -181,7 +179,7 @@ export class Collection {
       fields: Object.keys(spec.key as Document),
       unique: spec.unique === true,
       sparse: spec.sparse === true,
-      partial: spec.partialFilterExpression ? new Query(spec.partialFilterExpression as Document, MINGO_OPTIONS) : undefined,
+      partial: spec.partialFilterExpression ? compileQuery(spec.partialFilterExpression as Document) : undefined,
       entries: spec.unique === true ? new Map() : undefined,
     };
     if (idx.entries) {

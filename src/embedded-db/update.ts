@@ -1,10 +1,9 @@
 // Computes the next version of a document for update/findAndModify/upsert using mingo's updater, then validates it.
 import { BSON, Decimal128, Double, Int32, Long, ObjectId, type Document } from 'bson';
-import { update as mingoUpdate, updateOne as mingoUpdateOne } from 'mingo';
 import { cloneDeep, setValue } from 'mingo/util';
 import { DbError, badValue } from './errors.js';
 import { canonicalKey, getPath } from './keys.js';
-import { MINGO_OPTIONS } from './store.js';
+import { applyUpdateOperators, isUpdateOperator, runPipeline } from './mingo.js';
 import { MAX_BSON_SIZE } from './wire.js';
 
 export interface UpdateSpec {
@@ -27,7 +26,7 @@ export function validateUpdateShape(u: Document | Document[]): void {
   const kind = updateKind(u);
   if (kind === 'operators') {
     for (const op of Object.keys(u)) {
-      if (!KNOWN_OPERATORS.has(op)) throw new DbError(9, `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
+      if (!KNOWN_OPERATORS.has(op) || (op !== '$setOnInsert' && !isUpdateOperator(op))) throw new DbError(9, `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
     }
   } else if (kind === 'pipeline') {
     for (const stage of u as Document[]) {
@@ -138,8 +137,23 @@ function withIdFirst(doc: Document, id: unknown): Document {
   return { _id: id, ...rest };
 }
 
-function queryOptions(variables?: Document): Document {
-  return variables ? { ...MINGO_OPTIONS, variables } : MINGO_OPTIONS;
+/** mongod refuses two operators touching the same path or a path and its prefix (code 40). */
+function checkConflicts(modifier: Document): void {
+  const paths: string[] = [];
+  for (const op of Object.keys(modifier)) {
+    const spec = modifier[op] as Document;
+    for (const p of Object.keys(spec)) {
+      paths.push(p);
+      if (op === '$rename' && typeof spec[p] === 'string') paths.push(spec[p] as string);
+    }
+  }
+  if (paths.length < 2) return;
+  paths.sort();
+  for (let i = 1; i < paths.length; i++) {
+    const a = paths[i - 1];
+    const b = paths[i];
+    if (a === b || b.startsWith(a + '.')) throw new DbError(40, `Updating the path '${b}' would create a conflict at '${a}'`);
+  }
 }
 
 /** Applies operators with mingo to a private copy; returns the copy and whether anything changed. */
@@ -154,13 +168,11 @@ function applyOperators(base: Document, modifier: Document, spec: UpdateSpec, fo
       }
     }
   }
+  checkConflicts(mod);
   checkOperandTypes(base, mod);
   const copy = cloneDeep(base) as Document;
   if (Object.keys(mod).length === 0) return { doc: copy, changed: false };
-  const fields = mingoUpdate(copy, mod, spec.arrayFilters, usesPositional(mod) ? spec.filter : undefined, {
-    cloneMode: 'copy',
-    queryOptions: queryOptions(spec.variables),
-  });
+  const fields = applyUpdateOperators(copy, mod, spec.arrayFilters, usesPositional(mod) ? spec.filter : undefined, spec.variables);
   return { doc: copy, changed: fields.length > 0 };
 }
 
@@ -172,10 +184,8 @@ export function computeUpdate(oldDoc: Document, spec: UpdateSpec): { doc: Docume
   let next: Document;
   let changed: boolean;
   if (kind === 'pipeline') {
-    const docs = [cloneDeep(oldDoc) as Document];
-    const res = mingoUpdateOne(docs, {}, u as never, {}, queryOptions(spec.variables));
-    next = docs[0];
-    changed = res.modifiedCount > 0;
+    next = runPipeline([cloneDeep(oldDoc) as Document], u as Document[], spec.variables)[0];
+    changed = canonicalKey(next) !== canonicalKey(oldDoc);
   } else if (kind === 'operators') {
     ({ doc: next, changed } = applyOperators(oldDoc, u as Document, spec, false));
   } else {
@@ -231,9 +241,7 @@ export function computeUpsert(spec: UpdateSpec): Document {
     doc = { ...repl };
     if (!('_id' in doc) && '_id' in seed) doc._id = seed._id;
   } else if (kind === 'pipeline') {
-    const docs = [seed];
-    mingoUpdateOne(docs, {}, u as never, {}, queryOptions(spec.variables));
-    doc = docs[0];
+    doc = runPipeline([seed], u as Document[], spec.variables)[0];
   } else {
     doc = applyOperators(seed, u as Document, { ...spec, filter: {} }, true).doc;
   }
