@@ -1,0 +1,103 @@
+// Collection/database commands and command-level errors (unknown command, refused options, invalid documents).
+import { MongoClient, MongoServerError, type Db } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getTestMongoUri, uniqueDbName, usingEmbeddedDb } from '../helpers/db.js';
+
+let client: MongoClient;
+let db: Db;
+
+beforeAll(async () => {
+  client = new MongoClient(getTestMongoUri());
+  await client.connect();
+  db = client.db(uniqueDbName('admin'));
+});
+
+afterAll(async () => {
+  await db?.dropDatabase();
+  await client?.close();
+});
+
+async function commandError(p: Promise<unknown>): Promise<MongoServerError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof MongoServerError) return err;
+    throw err;
+  }
+  throw new Error('expected a server error');
+}
+
+describe('collections and databases', () => {
+  it('create, listCollections, rename, drop', async () => {
+    await db.createCollection('alpha');
+    expect((await commandError(db.createCollection('alpha'))).code).toBe(48);
+    await db.collection('beta').insertOne({ b: 1 });
+    const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+    expect(names).toEqual(['alpha', 'beta']);
+    const filtered = await db.listCollections({ name: 'beta' }).toArray();
+    expect(filtered).toHaveLength(1);
+    expect(filtered[0]).toMatchObject({ name: 'beta', type: 'collection' });
+    await db.collection('beta').createIndex({ b: 1 }, { unique: true });
+    await db.renameCollection('beta', 'gamma');
+    expect(await db.collection('gamma').findOne({}, { projection: { _id: 0 } })).toEqual({ b: 1 });
+    expect((await db.collection('gamma').listIndexes().toArray()).map((i) => i.name)).toEqual(['_id_', 'b_1']);
+    expect(await db.collection('gamma').drop()).toBe(true);
+    expect((await db.listCollections().toArray()).map((c) => c.name)).toEqual(['alpha']);
+  });
+
+  it('listDatabases includes the database; dropDatabase removes it', async () => {
+    const other = client.db(uniqueDbName('admin_drop'));
+    await other.collection('x').insertOne({ x: 1 });
+    const dbs = await client.db('admin').admin().listDatabases();
+    expect(dbs.databases.map((d) => d.name)).toContain(other.databaseName);
+    await other.dropDatabase();
+    const after = await client.db('admin').admin().listDatabases({ nameOnly: true });
+    expect(after.databases.map((d) => d.name)).not.toContain(other.databaseName);
+    expect(await other.collection('x').countDocuments()).toBe(0);
+  });
+
+  it('answers ping, hello and buildInfo', async () => {
+    expect((await db.command({ ping: 1 })).ok).toBe(1);
+    const hello = await db.command({ hello: 1 });
+    expect(hello.isWritablePrimary).toBe(true);
+    expect(hello.maxWireVersion).toBeGreaterThanOrEqual(17);
+    expect(hello.logicalSessionTimeoutMinutes).toBeGreaterThan(0);
+    const info = await db.command({ buildInfo: 1 });
+    expect(info.versionArray[0]).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('command errors', () => {
+  it('an unknown command is CommandNotFound (59)', async () => {
+    const err = await commandError(db.command({ frobnicate: 1 }));
+    expect(err.code).toBe(59);
+    expect(err.codeName).toBe('CommandNotFound');
+    expect(err.message).toBe("no such command: 'frobnicate'");
+  });
+
+  it('documents with top-level $-prefixed field names are refused', async () => {
+    const c = db.collection('names');
+    let failed = false;
+    try {
+      await c.insertOne({ $bad: 1 } as never, { checkKeys: false } as never);
+    } catch {
+      failed = true;
+    }
+    expect(failed).toBe(true);
+    expect(await c.countDocuments()).toBe(0);
+  });
+
+  it.skipIf(!usingEmbeddedDb())('options that would change semantics are refused with 115', async () => {
+    const c = db.collection('opts');
+    await c.insertOne({ a: 'x' });
+    const collation = await commandError(c.find({}, { collation: { locale: 'en', strength: 2 } }).toArray());
+    expect(collation.code).toBe(115);
+    expect(collation.message).toMatch(/collation/);
+    const capped = await commandError(db.createCollection('capped', { capped: true, size: 4096 }));
+    expect(capped.code).toBe(115);
+    const changeStream = await commandError(c.aggregate([{ $changeStream: {} }]).toArray());
+    expect(changeStream.code).toBe(115);
+    const where = await commandError(c.find({ $where: 'true' }).toArray());
+    expect(where.code).toBe(2);
+  });
+});
