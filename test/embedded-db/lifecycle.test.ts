@@ -79,7 +79,7 @@ describe('persistence', () => {
       try {
         await users.insertOne({ email: 'b@x' });
       } catch (err) {
-        code = (err as MongoServerError).code;
+        code = Number((err as MongoServerError).code);
       }
       expect(code).toBe(11000);
       expect(await c2.db('other').collection('things').countDocuments()).toBe(1);

@@ -61,7 +61,7 @@ describe('find', () => {
     try {
       await db.command({ getMore: id, collection: 'nums' });
     } catch (err) {
-      code = (err as MongoServerError).code;
+      code = Number((err as MongoServerError).code);
     }
     expect(code).toBe(43);
   });

@@ -33,9 +33,9 @@ describe('update operators', () => {
   it('$push with $each/$sort/$slice/$position, $addToSet, $pull, $pop', async () => {
     const c = fresh();
     await c.insertOne({ _id: 1 as never, a: [5, 1], s: ['x'], p: [1, 2, 3, 2], q: [1, 2, 3] });
-    await c.updateOne({ _id: 1 as never }, { $push: { a: { $each: [4, 9, 2], $sort: -1, $slice: 3 } } });
-    await c.updateOne({ _id: 1 as never }, { $push: { s: { $each: ['first'], $position: 0 } }, $addToSet: { q: { $each: [3, 4] } } });
-    await c.updateOne({ _id: 1 as never }, { $pull: { p: 2 }, $pop: { a: 1 } });
+    await c.updateOne({ _id: 1 as never }, { $push: { a: { $each: [4, 9, 2], $sort: -1, $slice: 3 } } } as never);
+    await c.updateOne({ _id: 1 as never }, { $push: { s: { $each: ['first'], $position: 0 } }, $addToSet: { q: { $each: [3, 4] } } } as never);
+    await c.updateOne({ _id: 1 as never }, { $pull: { p: 2 }, $pop: { a: 1 } } as never);
     expect(await c.findOne({ _id: 1 as never })).toEqual({ _id: 1, a: [9, 5], s: ['first', 'x'], p: [1, 3], q: [1, 2, 3, 4] });
   });
 
