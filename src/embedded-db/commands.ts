@@ -1,6 +1,6 @@
 // Command dispatch: validates options and executes every supported command synchronously, so each runs atomically.
 import { BSON, Long, ObjectId, type Document } from 'bson';
-import { resolve as resolvePath } from 'mingo/util';
+import { cloneDeep, resolve as resolvePath } from 'mingo/util';
 import { CursorManager } from './cursors.js';
 import { DbError, badValue, notSupported, toDbError } from './errors.js';
 import { canonicalKey } from './keys.js';
@@ -426,7 +426,8 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
     ? runPipeline(input, stages, variables, {
         // Stages such as $addFields may write into nested objects of their input, so stored snapshots are cloned.
         processingMode: 1,
-        collectionResolver: (other: string) => ctx.store.getCollection(db, other)?.all() ?? [],
+        // Joined documents land inside results that later stages may modify, so they are copies too.
+        collectionResolver: (other: string) => (ctx.store.getCollection(db, other)?.all() ?? []).map((d) => cloneDeep(d) as Document),
       })
     : input;
   const batchSize = asNumber((cmd.cursor as Document).batchSize);
