@@ -1,7 +1,7 @@
 // Thin adapter over mingo: one prebuilt operator context reused by every query, update and pipeline (rebuilding it per call dominated CPU).
 import type { Document } from 'bson';
 import { Aggregator } from 'mingo/aggregator';
-import { Context } from 'mingo/core';
+import { Context, evalExpr } from 'mingo/core';
 import * as accumulatorOps from 'mingo/operators/accumulator';
 import * as expressionOps from 'mingo/operators/expression';
 import * as pipelineOps from 'mingo/operators/pipeline';
@@ -11,11 +11,41 @@ import * as updateOps from 'mingo/operators/update';
 import * as windowOps from 'mingo/operators/window';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
+import { compare } from 'mingo/util';
 import { DbError } from './errors.js';
 
+/** Largest (sign 1) or smallest (sign -1) value, skipping null and missing like mongod; null when nothing is left. */
+function extreme(values: unknown[], sign: 1 | -1): unknown {
+  let best: unknown = null;
+  let found = false;
+  for (const v of values) {
+    if (v === null || v === undefined) continue;
+    if (!found || sign * compare(v, best) > 0) {
+      best = v;
+      found = true;
+    }
+  }
+  return best;
+}
+
+/*
+ * mingo 7.2.7 computes $max/$min by sorting with Array#sort, which moves undefined to the end without asking the
+ * comparator: {$max: ['$missing', '$$NOW']} yields null instead of the date, and $min returns null whenever a null
+ * is present. These replacements keep mongod's rule (null and missing are ignored).
+ */
+const minMaxExpression = (sign: 1 | -1) => (obj: unknown, expr: unknown, options: Options) => {
+  const operands = Array.isArray(expr) ? expr : [expr];
+  let values = operands.map((e) => evalExpr(obj, e, options));
+  // A single operand that resolves to an array is traversed (mongod's documented behaviour).
+  if (operands.length === 1 && Array.isArray(values[0])) values = values[0] as unknown[];
+  return extreme(values, sign);
+};
+const minMaxAccumulator = (sign: 1 | -1) => (coll: unknown[], expr: unknown, options: Options) =>
+  extreme(expr === null || expr === undefined ? coll : coll.map((root) => evalExpr(root, expr, ComputeOptions.init(options).update({ root }))), sign);
+
 const FULL_CONTEXT = Context.init({
-  accumulator: accumulatorOps,
-  expression: expressionOps,
+  accumulator: { ...accumulatorOps, $max: minMaxAccumulator(1), $min: minMaxAccumulator(-1) },
+  expression: { ...expressionOps, $max: minMaxExpression(1), $min: minMaxExpression(-1) },
   pipeline: pipelineOps,
   projection: projectionOps,
   query: queryOps,

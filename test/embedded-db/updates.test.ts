@@ -89,6 +89,19 @@ describe('update operators', () => {
     expect(await c.findOne({ _id: 4 as never })).toEqual({ _id: 4, only: 'k' });
   });
 
+  it('$max/$min expressions skip missing and null operands', async () => {
+    const c = fresh();
+    await c.insertOne({ _id: 5 as never, lo: null });
+    await c.updateOne({ _id: 5 as never }, [
+      { $set: { viewedAt: { $max: ['$viewedAt', '$$NOW'] }, low: { $min: ['$lo', 7, 3] }, views: { $add: [{ $ifNull: ['$views', 0] }, 1] } } },
+    ]);
+    const doc = await c.findOne({ _id: 5 as never });
+    expect(doc!.viewedAt).toBeInstanceOf(Date);
+    expect(doc).toMatchObject({ low: 3, views: 1 });
+    const grouped = await c.aggregate([{ $group: { _id: null, mn: { $min: '$lo' }, mx: { $max: '$views' } } }]).toArray();
+    expect(grouped).toEqual([{ _id: null, mn: null, mx: 1 }]);
+  });
+
   it('replaceOne keeps _id and reports changes', async () => {
     const c = fresh();
     const { insertedId } = await c.insertOne({ a: 1 });
