@@ -65,15 +65,23 @@ interface CommandDef {
   lenient?: boolean;
 }
 
+const optionSets = new WeakMap<CommandDef, { allowed: Set<string>; refused: Set<string> }>();
+
 function checkOptions(name: string, def: CommandDef, cmd: Document): void {
   if (def.lenient) return;
-  const allowed = new Set(def.allowed ?? []);
-  const refused = new Set(def.refused ?? []);
-  const keys = Object.keys(cmd);
-  for (let i = 1; i < keys.length; i++) {
-    const k = keys[i];
-    if (GENERIC_FIELDS.has(k) || allowed.has(k)) continue;
-    if (refused.has(k)) throw notSupported(`The embedded database does not support the '${k}' option of '${name}'; use a real MongoDB for it`);
+  let sets = optionSets.get(def);
+  if (!sets) {
+    sets = { allowed: new Set(def.allowed ?? []), refused: new Set(def.refused ?? []) };
+    optionSets.set(def, sets);
+  }
+  let first = true;
+  for (const k in cmd) {
+    if (first) {
+      first = false;
+      continue;
+    }
+    if (GENERIC_FIELDS.has(k) || sets.allowed.has(k)) continue;
+    if (sets.refused.has(k)) throw notSupported(`The embedded database does not support the '${k}' option of '${name}'; use a real MongoDB for it`);
     throw new DbError(40415, `BSON field '${name}.${k}' is an unknown field.`);
   }
 }
@@ -221,9 +229,10 @@ function insert(ctx: CommandContext, cmd: Document, db: string): Document {
   return writeReply(out);
 }
 
+const UPDATE_STATEMENT_FIELDS = new Set(['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint', 'c', 'sort', 'collation', 'upsertSupplied']);
+
 function updateStatement(coll: Collection, stmt: Document): { n: number; nModified: number; upsertedId?: unknown } {
-  const allowed = new Set(['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint', 'c', 'sort', 'collation', 'upsertSupplied']);
-  for (const k of Object.keys(stmt)) if (!allowed.has(k)) throw new DbError(40415, `BSON field 'update.updates.${k}' is an unknown field.`);
+  for (const k in stmt) if (!UPDATE_STATEMENT_FIELDS.has(k)) throw new DbError(40415, `BSON field 'update.updates.${k}' is an unknown field.`);
   refuseCollation(stmt.collation);
   if (stmt.u === undefined || stmt.u === null || typeof stmt.u !== 'object') throw new DbError(9, 'update statement requires a u field of type object or array');
   const spec: UpdateSpec = {
@@ -723,7 +732,8 @@ export function runCommand(ctx: CommandContext, cmd: Document, conn: ConnectionI
     let retryKey: string | undefined;
     if (def.retryable && cmd.txnNumber !== undefined && cmd.lsid && typeof cmd.lsid === 'object') {
       const lsid = (cmd.lsid as Document).id;
-      retryKey = `${lsid instanceof BSON.Binary ? Buffer.from(lsid.buffer).toString('hex') : canonicalKey(lsid)}:${String(cmd.txnNumber)}:${db}`;
+      // latin1 of the 16 UUID bytes is the cheapest faithful string form of the session id.
+      retryKey = `${lsid instanceof BSON.Binary ? Buffer.from(lsid.buffer.buffer, lsid.buffer.byteOffset, lsid.position).toString('latin1') : canonicalKey(lsid)}:${String(cmd.txnNumber)}:${db}`;
       const previous = ctx.retries.get(retryKey);
       if (previous) return previous;
     }

@@ -21,13 +21,19 @@ const ID_INDEX_SPEC = { v: 2, key: { _id: 1 }, name: '_id_' };
 export class Collection {
   readonly docs = new Map<string, Document>();
   readonly indexes: IndexState[] = [];
-  readonly uuid = new BSON.UUID();
+  private uuidValue: InstanceType<typeof BSON.UUID> | undefined;
 
   constructor(
     readonly db: string,
     readonly name: string,
     readonly options: Document = {},
   ) {}
+
+  /** Generated on first use: UUIDs cost a random fill, and throwaway Collection objects never need one. */
+  get uuid(): InstanceType<typeof BSON.UUID> {
+    this.uuidValue ??= new BSON.UUID();
+    return this.uuidValue;
+  }
 
   get ns(): string {
     return `${this.db}.${this.name}`;
