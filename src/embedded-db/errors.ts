@@ -29,6 +29,7 @@ export const CODE_NAMES: Record<number, string> = {
   51024: 'Location51024',
   13: 'Unauthorized',
   40: 'ConflictingUpdateOperators',
+  28: 'PathNotViable',
   11000: 'DuplicateKey',
   17419: 'BSONObjectTooLarge',
 };
@@ -56,6 +57,7 @@ export function toDbError(err: unknown): DbError {
   if (err instanceof DbError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (/immutable field/i.test(message)) return new DbError(66, message);
+  if (/dollar \(\$\) prefixed field/i.test(message)) return new DbError(52, message);
   if (/unknown update operator/i.test(message)) {
     const op = /'([^']+)'/.exec(message)?.[1] ?? '?';
     return new DbError(9, `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);

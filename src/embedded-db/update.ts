@@ -78,9 +78,43 @@ function idForMessage(doc: Document): string {
   }
 }
 
+const NON_CREATING_OPS = new Set(['$unset', '$pull', '$pullAll', '$pop']);
+
+/** mongod refuses to create a field under a scalar (code 28); mingo silently skips it, so check first. */
+function checkPathViable(doc: Document, path: string): void {
+  const parts = path.split('.');
+  let cur: unknown = doc;
+  for (let i = 0; i < parts.length - 1; i++) {
+    if (cur === null || cur === undefined) return;
+    if (Array.isArray(cur)) {
+      if (!/^\d+$/.test(parts[i])) {
+        throw new DbError(28, `Cannot create field '${parts[i]}' in element {${parts.slice(0, i).pop() ?? ''}: [...]}`);
+      }
+      cur = cur[Number(parts[i])];
+      continue;
+    }
+    if (typeof cur !== 'object' || Object.getPrototypeOf(cur) !== Object.prototype) {
+      throw new DbError(28, `Cannot create field '${parts[i]}' in element {${parts[i - 1]}: ${typeName(cur)}}`);
+    }
+    cur = (cur as Document)[parts[i]];
+  }
+  const last = parts[parts.length - 1];
+  const parentIsScalar = cur !== null && cur !== undefined && (typeof cur !== 'object' || (!Array.isArray(cur) && Object.getPrototypeOf(cur) !== Object.prototype));
+  if (parentIsScalar || (Array.isArray(cur) && !/^\d+$/.test(last))) {
+    throw new DbError(28, `Cannot create field '${last}' in element {${parts[parts.length - 2]}: ${typeName(cur)}}`);
+  }
+}
+
 /** mingo skips type-mismatched targets silently; mongod rejects them, so check up front (plain paths only). */
 function checkOperandTypes(doc: Document, modifier: Document): void {
   for (const op of Object.keys(modifier)) {
+    if (!NON_CREATING_OPS.has(op)) {
+      const spec = modifier[op] as Document;
+      for (const path of Object.keys(spec)) {
+        if (path.includes('.') && !path.includes('$')) checkPathViable(doc, path);
+        if (op === '$rename' && typeof spec[path] === 'string' && (spec[path] as string).includes('.')) checkPathViable(doc, spec[path] as string);
+      }
+    }
     const numeric = NUMERIC_OPS.has(op);
     const array = ARRAY_OPS.has(op);
     if (!numeric && !array) continue;

@@ -215,3 +215,14 @@ describe('update errors leave documents unchanged', () => {
     expect((await c.findOne({ _id: 'k' as never }))!.v).toBe(1);
   });
 });
+
+describe('paths that cannot be created', () => {
+  it('setting a field under a scalar or a non-index under an array is PathNotViable (28)', async () => {
+    const c = fresh();
+    await c.insertOne({ _id: 'pv' as never, a: 5, arr: [{ b: 1 }] });
+    expect((await serverError(c.updateOne({ _id: 'pv' as never }, { $set: { 'a.b': 1 } }))).code).toBe(28);
+    expect((await serverError(c.updateOne({ _id: 'pv' as never }, { $set: { 'arr.x': 1 } }))).code).toBe(28);
+    await c.updateOne({ _id: 'pv' as never }, { $set: { 'arr.0.c': 2 } });
+    expect(await c.findOne({ _id: 'pv' as never })).toEqual({ _id: 'pv', a: 5, arr: [{ b: 1, c: 2 }] });
+  });
+});
