@@ -1,0 +1,56 @@
+// Draws the variant comparison (requests/s, p99, updates lost, retries for likes and views) as an SVG with
+// Vega-Lite, rendered in Node without a browser or canvas.
+import { parse, View } from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { VariantResult } from './scenarios/common.js';
+
+const COMPARED_SCENARIOS = ['like-distinct-users', 'record-view'];
+const VARIANT_ORDER = ['graphql', 'json', 'driver', 'rmw', 'occ'];
+const VARIANT_LABELS: Record<string, string> = {
+  graphql: 'API (GraphQL, atomic)',
+  json: 'JSON endpoint (atomic)',
+  driver: 'raw driver (atomic)',
+  rmw: 'read-modify-write',
+  occ: 'optimistic + retry',
+};
+
+const METRICS: { key: 'rps' | 'p99Ms' | 'lost' | 'retries'; title: string }[] = [
+  { key: 'rps', title: 'requests/s (higher is better)' },
+  { key: 'p99Ms', title: 'p99 latency, ms (lower is better)' },
+  { key: 'lost', title: 'updates lost (must be 0)' },
+  { key: 'retries', title: 'retries' },
+];
+
+/** The comparison chart as an SVG document. */
+export async function renderChart(results: VariantResult[], subtitle: string): Promise<string> {
+  const rows = results
+    .filter((r) => COMPARED_SCENARIOS.includes(r.scenario))
+    .map((r) => ({ ...r, label: VARIANT_LABELS[r.variant] ?? r.variant }));
+  const legendOrder = VARIANT_ORDER.map((v) => VARIANT_LABELS[v]);
+  const panel = (metric: (typeof METRICS)[number]) => ({
+    title: metric.title,
+    width: 230,
+    height: 220,
+    layer: [
+      { mark: { type: 'bar' as const } },
+      { mark: { type: 'text' as const, dy: -5, fontSize: 9 }, encoding: { text: { field: metric.key, type: 'quantitative' as const, format: ',.0f' } } },
+    ],
+    encoding: {
+      x: { field: 'scenario', type: 'nominal' as const, title: null, axis: { labelAngle: 0 } },
+      xOffset: { field: 'label', type: 'nominal' as const, sort: legendOrder },
+      y: { field: metric.key, type: 'quantitative' as const, title: null },
+      color: { field: 'label', type: 'nominal' as const, sort: legendOrder, title: 'variant', legend: { orient: 'bottom' as const, columns: 5, labelLimit: 0 } },
+    },
+  });
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: 'likePost (1 post, distinct users) and recordView (1 post) under the same load', subtitle },
+    data: { values: rows },
+    hconcat: METRICS.map(panel),
+    config: { font: 'sans-serif', background: 'white' },
+  };
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}

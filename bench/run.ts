@@ -1,0 +1,104 @@
+// `npm run bench [-- --quick]`: K API processes on one database, every scenario and baseline under the same load,
+// invariants read from the database, cold start and bundle size; prints the table, writes latest.json and latest.svg,
+// and exits non-zero when an invariant of the atomic variants broke.
+import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { MongoClient } from 'mongodb';
+import { ensureIndexes } from '../src/db/indexes.js';
+import { BENCH_INSTANCE_ENV, startCluster } from './cluster.js';
+import { measureColdStart } from './cold-start.js';
+import { parseOptions } from './options.js';
+import { type BenchReport, formatTable, formatTargets, judgeTargets, writeReport } from './report.js';
+import type { BenchEnv, VariantResult } from './scenarios/common.js';
+import { SCENARIOS } from './scenarios/index.js';
+import { newPost, warmUp } from './scenarios/posts.js';
+
+const options = parseOptions(process.argv.slice(2));
+const started = performance.now();
+const log = (line: string) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}`);
+const loadAverageAtStart = loadavg()[0]!;
+const jwtSecret = randomBytes(32).toString('hex');
+const dbName = `bench_${Date.now().toString(36)}`;
+
+log(`starting ${process.env.MONGODB_URI ? 'on MONGODB_URI' : 'an embedded database'} and ${options.instances} API processes`);
+const cluster = await startCluster({ instances: options.instances, dbName, jwtSecret, env: {} });
+const client = new MongoClient(cluster.mongoUri);
+let report: BenchReport | undefined;
+try {
+  const db = client.db(dbName);
+  await ensureIndexes(db);
+  const env: BenchEnv = {
+    apiUrls: cluster.apiUrls,
+    baselineUrls: cluster.baselineUrls,
+    db,
+    connections: options.connections,
+    jwtSecret,
+    counts: options.counts,
+    cpu: { instances: cluster.instancePids, db: cluster.dbPid },
+    log,
+  };
+  log(`warming up: ${options.warmUpRequests} recordView requests through GraphQL and through the JSON endpoint`);
+  await warmUp(env, options.warmUpRequests);
+
+  const results: VariantResult[] = [];
+  const scenarios = SCENARIOS.filter((s) => options.only.length === 0 || options.only.some((name) => s.name.includes(name)));
+  for (const scenario of scenarios) results.push(...(await scenario.run(env)));
+
+  let deployFigures: Awaited<ReturnType<typeof measureColdStart>> | undefined;
+  let coldStartError: string | undefined;
+  if (!options.skipColdStart) {
+    log(`bundling api/graphql.ts and starting it ${options.coldStartRuns} times in fresh processes`);
+    const post = await newPost(env, 'cold-start');
+    try {
+      deployFigures = await measureColdStart({
+        runs: options.coldStartRuns,
+        postId: post.id,
+        env: { ...process.env, ...BENCH_INSTANCE_ENV, MONGODB_URI: cluster.mongoUri, MONGODB_DB: dbName, AUTH_JWT_SECRET: jwtSecret },
+      });
+    } catch (error) {
+      // A failed measurement is reported, not fatal: the scenario results above still stand.
+      coldStartError = (error as Error).message;
+      log(`cold start could not be measured: ${coldStartError}`);
+    }
+  }
+
+  const cpuList = cpus();
+  report = {
+    meta: {
+      date: new Date().toISOString(),
+      mode: options.quick ? 'quick' : 'full',
+      node: process.versions.node,
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model ?? 'unknown',
+      loadAverageAtStart: Math.round(loadAverageAtStart * 100) / 100,
+      instances: options.instances,
+      connections: options.connections,
+      database: cluster.embedded ? 'embedded' : 'MONGODB_URI',
+      counts: options.counts,
+      durationS: Math.round((performance.now() - started) / 100) / 10,
+    },
+    atomicInvariantsHeld: results.every((r) => !r.atomic || r.violations.length === 0),
+    targets: judgeTargets(results, deployFigures?.bundle, deployFigures?.coldStart, coldStartError),
+    results,
+    bundle: deployFigures?.bundle,
+    coldStart: deployFigures?.coldStart,
+    coldStartError,
+  };
+} finally {
+  // On a real MongoDB the bench leaves nothing behind; the embedded one goes away with its process.
+  if (!cluster.embedded) await client.db(dbName).dropDatabase().catch(() => undefined);
+  await client.close();
+  await cluster.stop();
+}
+
+console.log(`\n${formatTable(report.results)}\n`);
+for (const row of report.results.filter((r) => r.violations.length > 0)) {
+  console.log(`${row.atomic ? 'BROKEN' : 'baseline'} ${row.scenario}/${row.variant}: ${row.violations.join('; ')}`);
+}
+console.log(`\n${formatTargets(report.targets)}\n`);
+const files = await writeReport(options.outDir, report);
+console.log(`wrote ${files.json} and ${files.svg} (${report.meta.durationS} s)`);
+if (!report.atomicInvariantsHeld) {
+  console.log('FAILED: an invariant of the atomic variants did not hold.');
+  process.exitCode = 1;
+}
