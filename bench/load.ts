@@ -44,7 +44,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
   const outcomes: Record<string, number> = {};
   let retries = 0;
   let issued = 0;
-  // Timed from the first request issued to the last response: autocannon itself only ends on a 1-second tick.
+  // Timed from the first request issued to the last response, not by autocannon's sample ticks.
   let firstIssued = 0;
   let lastAnswered = 0;
   const connections = Math.max(1, Math.min(plan.connections, plan.amount));
@@ -54,6 +54,8 @@ export async function runLoad(plan: LoadPlan): Promise<LoadResult> {
     connections,
     amount: plan.amount,
     timeout: plan.timeoutSeconds ?? 30,
+    // autocannon notices the last response on its next sample tick; 50 ms instead of 1 s keeps short loads short.
+    sampleInt: 50,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     requests: [
