@@ -219,6 +219,8 @@ export function computeUpdate(oldDoc: Document, spec: UpdateSpec): { doc: Docume
   let changed: boolean;
   if (kind === 'pipeline') {
     next = runPipeline([cloneDeep(oldDoc) as Document], u as Document[], spec.variables)[0];
+    // A stage that drops _id ($replaceWith, $project) keeps the original one, as in mongod.
+    if (next._id === undefined) next = withIdFirst(next, oldDoc._id);
     changed = canonicalKey(next) !== canonicalKey(oldDoc);
   } else if (kind === 'operators') {
     ({ doc: next, changed } = applyOperators(oldDoc, u as Document, spec, false));

@@ -85,7 +85,7 @@ describe('update operators', () => {
     expect(doc).toMatchObject({ sorted: [1, 2, 3], keep: 'k' });
     expect(doc!.at).toBeInstanceOf(Date);
     expect(doc).not.toHaveProperty('drop');
-    await c.updateOne({ _id: 4 as never }, [{ $replaceWith: { _id: '$_id', only: '$keep' } }]);
+    await c.updateOne({ _id: 4 as never }, [{ $replaceWith: { only: '$keep' } }]);
     expect(await c.findOne({ _id: 4 as never })).toEqual({ _id: 4, only: 'k' });
   });
 
