@@ -91,6 +91,15 @@ const BASE = ComputeOptions.init(BASE_SETTINGS);
 export function mingoOptions(variables?: Document, locals?: Document): Options {
   const opts = ComputeOptions.init(BASE);
   if (variables || locals) opts.update({ ...locals, ...(variables ? { variables } : {}) });
+  return fixNow(opts);
+}
+
+/**
+ * mongod evaluates $$NOW once per operation. mingo reads the clock lazily, per copy of its options, so two
+ * $$NOW in one update could differ by a millisecond; reading it here pins one instant for every copy made later.
+ */
+function fixNow<T>(opts: T): T {
+  void (opts as unknown as { readonly now: Date }).now;
   return opts;
 }
 
@@ -102,7 +111,7 @@ export function compileQuery(filter: Document, variables?: Document): Query {
 export function runPipeline(docs: Document[], pipeline: Document[], variables?: Document, extra?: Partial<Options>): Document[] {
   const opts = extra ? ComputeOptions.init({ ...BASE_SETTINGS, ...extra }) : ComputeOptions.init(BASE);
   if (variables) opts.update({ variables });
-  return new Aggregator(pipeline, opts).run(docs) as Document[];
+  return new Aggregator(pipeline, fixNow(opts)).run(docs) as Document[];
 }
 
 type UpdateOpFactory = (expr: Document, arrayFilters: Document[], options: Options) => (obj: Document) => string[];
