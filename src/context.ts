@@ -13,6 +13,11 @@ export interface Context {
   clientIp: string;
   /** Database commands this request issued, collected only when DB_TRACE=1. */
   dbOps: DbOp[];
+  /**
+   * Set by the idempotency plugin when a mutation carries an Idempotency-Key: the key's effectKey, which ops record
+   * in the same write as their effect so a retry after a crash recognizes it (docs/idempotency.md). Not the raw key.
+   */
+  idempotencyKey: string | null;
 }
 
 export async function createContext({ request }: YogaInitialContext): Promise<Context> {
@@ -22,6 +27,7 @@ export async function createContext({ request }: YogaInitialContext): Promise<Co
     requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
     clientIp: readClientIp(request.headers),
     dbOps: [],
+    idempotencyKey: null,
   };
 }
 

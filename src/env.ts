@@ -13,6 +13,10 @@ const EnvSchema = z.object({
   VERCEL_ENV: z.string().optional(),
   VERCEL_GIT_COMMIT_REF: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  // Idempotency keys (docs/idempotency.md): how long a key is remembered, the window in which clients may retry;
+  // and how long a started execution holds its key before a retry may take it over after a crash.
+  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(1).default(24 * 60 * 60),
+  IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

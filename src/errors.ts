@@ -1,5 +1,16 @@
 // Typed error results: expected failures a client can act on, exposed as `... on Error { code }`.
-export const ERROR_CODES = ['NOT_FOUND', 'ALREADY_EXISTS', 'CONFLICT', 'VALIDATION', 'FORBIDDEN', 'RATE_LIMITED'] as const;
+// IDEMPOTENCY_KEY_REUSED and IN_PROGRESS are answered before a mutation executes, so they arrive as GraphQL errors
+// with extensions.code (src/idempotency/); listing them here keeps one vocabulary of codes in the schema.
+export const ERROR_CODES = [
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'CONFLICT',
+  'VALIDATION',
+  'FORBIDDEN',
+  'RATE_LIMITED',
+  'IDEMPOTENCY_KEY_REUSED',
+  'IN_PROGRESS',
+] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Base class of every expected failure; anything else thrown is masked as "Unexpected error." and logged. */

@@ -2,6 +2,7 @@
 import { createYoga } from 'graphql-yoga';
 import { createContext, type Context } from './context.js';
 import { useDbTrace } from './db/db-trace.plugin.js';
+import { useIdempotencyKeys } from './idempotency/idempotency.plugin.js';
 import { logger } from './logger.js';
 import { schema } from './schema.js';
 
@@ -16,5 +17,5 @@ export const yoga = createYoga<Record<string, unknown>, Context>({
   logging: logger,
   graphiql: !production,
   landingPage: false,
-  plugins: [useDbTrace()],
+  plugins: [useDbTrace(), useIdempotencyKeys()],
 });

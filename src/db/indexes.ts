@@ -8,6 +8,8 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { key: { maintainers: 1 }, name: 'packages_by_maintainer' },
   ],
   posts: [{ key: { packageName: 1, _id: -1 }, name: 'posts_by_package' }],
+  // Idempotency keys remove themselves once expired (expiresAt = first use + IDEMPOTENCY_TTL_SECONDS).
+  idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'idempotency_keys_ttl', expireAfterSeconds: 0 }],
 };
 
 /** Creates every index; idempotent, safe to run on every deploy. */

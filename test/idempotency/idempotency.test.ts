@@ -1,0 +1,210 @@
+// Idempotency-Key over real HTTP: one execution per key, byte-identical replays, refusals, expiry and scopes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resetEnv } from '../../src/env.js';
+import { startApi, type TestApi } from '../helpers/api.js';
+import { CREATE_PACKAGE, CREATE_POST, LIKE_POST, RECORD_VIEW, REGISTRY_STATS } from '../helpers/documents.js';
+
+let api: TestApi;
+let alice: string;
+let bob: string;
+let postId: string;
+
+interface Raw {
+  status: number;
+  text: string;
+  body: any;
+  headers: Headers;
+}
+
+/** One request, the body kept exactly as received. */
+async function send(query: string, variables: Record<string, unknown>, options: { token?: string; key?: string; rawBody?: string } = {}): Promise<Raw> {
+  const response = await fetch(api.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...(options.key === undefined ? {} : { 'idempotency-key': options.key }),
+    },
+    body: options.rawBody ?? JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text), headers: response.headers };
+}
+
+const result = (raw: Raw) => Object.values(raw.body.data ?? {})[0] as any;
+const errorCode = (raw: Raw) => raw.body.errors?.[0]?.extensions?.code;
+const uniqueKey = (label: string) => `${label}-${crypto.randomUUID()}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function stats() {
+  return (await api.gql(REGISTRY_STATS)).data!.registryStats;
+}
+
+async function readPost(id: string) {
+  const { ObjectId } = await import('mongodb');
+  return (await api.db.collection('posts').findOne({ _id: new ObjectId(id) }))!;
+}
+
+beforeAll(async () => {
+  api = await startApi('idempotency', { RATE_LIMITS: 'off' });
+  alice = await api.token('alice');
+  bob = await api.token('bob');
+  await api.gql(CREATE_PACKAGE, { input: { name: 'idem', summary: 's' } }, { token: alice });
+  postId = (await api.gql(CREATE_POST, { input: { title: 't', body: 'b', packageName: 'idem' } }, { token: alice })).data!.createPost.post.id;
+});
+afterAll(() => api.close());
+
+describe('replays', () => {
+  it('executes a keyed mutation once and replays the stored answer byte for byte, status included', async () => {
+    const key = uniqueKey('create-post');
+    const before = await stats();
+    const first = await send(CREATE_POST, { input: { title: 'once', body: 'b', packageName: 'idem' } }, { token: alice, key });
+    expect(result(first).__typename).toBe('CreatePostSuccess');
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    // DB_TRACE is on in tests: the stored answer carries the first execution's dbOps, and the replay repeats them.
+    expect(first.body.extensions.dbOps.length).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      const again = await send(CREATE_POST, { input: { title: 'once', body: 'b', packageName: 'idem' } }, { token: alice, key });
+      expect(again.text).toBe(first.text);
+      expect(again.status).toBe(first.status);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
+    }
+    expect(await api.db.collection('posts').countDocuments({ title: 'once' })).toBe(1);
+    expect((await stats()).totalPosts).toBe(before.totalPosts + 1);
+  });
+
+  it('counts the same document with other whitespace and reordered variables as the same request', async () => {
+    const key = uniqueKey('normalized');
+    const first = await send(CREATE_PACKAGE, { input: { name: 'norm-a', summary: 's' } }, { token: alice, key });
+    expect(result(first).__typename).toBe('CreatePackageSuccess');
+    const respaced = CREATE_PACKAGE.replace(/\s+/g, '  \n ');
+    const rawBody = `{"variables":{"input":{"summary":"s","name":"norm-a"}},"query":${JSON.stringify(respaced)}}`;
+    const again = await send('', {}, { token: alice, key, rawBody });
+    expect(again.text).toBe(first.text);
+  });
+
+  it('replays typed error answers too: they are the outcome of the request', async () => {
+    const key = uniqueKey('missing');
+    const first = await send(RECORD_VIEW, { postId: 'ffffffffffffffffffffffff' }, { key });
+    expect(result(first).code).toBe('NOT_FOUND');
+    const again = await send(RECORD_VIEW, { postId: 'ffffffffffffffffffffffff' }, { key });
+    expect(again.text).toBe(first.text);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('executes 100 concurrent requests with one key once; each caller gets the stored answer or IN_PROGRESS (409)', async () => {
+    const key = uniqueKey('storm');
+    const before = (await readPost(postId)).viewCount;
+    const answers = await Promise.all(Array.from({ length: 100 }, () => send(RECORD_VIEW, { postId }, { key })));
+    const successes = answers.filter((a) => a.status === 200);
+    const waiting = answers.filter((a) => a.status !== 200);
+    expect(successes.length).toBeGreaterThan(0);
+    // The contract: every answer is the one execution's answer, byte for byte, or an IN_PROGRESS refusal with Retry-After.
+    expect(new Set(successes.map((a) => a.text)).size).toBe(1);
+    for (const refusal of waiting) {
+      expect(refusal.status).toBe(409);
+      expect(errorCode(refusal)).toBe('IN_PROGRESS');
+      expect(Number(refusal.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(refusal.body.data).toBeUndefined();
+    }
+    expect((await readPost(postId)).viewCount).toBe(before + 1);
+    // Once the execution has finished, every duplicate is a replay of the same bytes.
+    const later = await Promise.all(Array.from({ length: 100 }, () => send(RECORD_VIEW, { postId }, { key })));
+    expect(later.every((a) => a.status === 200 && a.text === successes[0]!.text && a.headers.get('idempotent-replayed') === 'true')).toBe(true);
+    expect((await readPost(postId)).viewCount).toBe(before + 1);
+  });
+});
+
+describe('refusals', () => {
+  it('refuses a key reused with other variables (422 IDEMPOTENCY_KEY_REUSED) and changes nothing', async () => {
+    const key = uniqueKey('reuse');
+    const first = await send(CREATE_PACKAGE, { input: { name: 'reuse-a', summary: 's' } }, { token: alice, key });
+    expect(result(first).__typename).toBe('CreatePackageSuccess');
+    const before = await stats();
+    const reused = await send(CREATE_PACKAGE, { input: { name: 'reuse-b', summary: 's' } }, { token: alice, key });
+    expect(reused.status).toBe(422);
+    expect(errorCode(reused)).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await api.db.collection('packages').findOne({ _id: 'reuse-b' as never })).toBeNull();
+    expect(await stats()).toEqual(before);
+    // The key still answers its own request.
+    expect((await send(CREATE_PACKAGE, { input: { name: 'reuse-a', summary: 's' } }, { token: alice, key })).text).toBe(first.text);
+  });
+
+  it('refuses a key reused for another operation', async () => {
+    const key = uniqueKey('other-op');
+    await send(LIKE_POST, { postId }, { token: alice, key });
+    const before = await readPost(postId);
+    const reused = await send(RECORD_VIEW, { postId }, { token: alice, key });
+    expect(errorCode(reused)).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await readPost(postId)).viewCount).toBe(before.viewCount);
+  });
+
+  it('answers 400 for a key that is not 1-255 printable ASCII characters, executing nothing', async () => {
+    const before = (await readPost(postId)).viewCount;
+    for (const bad of ['', 'x'.repeat(256), 'tab\there']) {
+      const answer = await send(RECORD_VIEW, { postId }, { key: bad });
+      expect(answer.status, JSON.stringify(bad)).toBe(400);
+      expect(errorCode(answer)).toBe('VALIDATION');
+    }
+    expect((await readPost(postId)).viewCount).toBe(before);
+    expect((await send(RECORD_VIEW, { postId }, { key: 'x'.repeat(255) })).status).toBe(200);
+  });
+
+  it('treats a quoted structured-field key as the bare key', async () => {
+    const key = uniqueKey('quoted');
+    const first = await send(RECORD_VIEW, { postId }, { key });
+    const quoted = await send(RECORD_VIEW, { postId }, { key: `"${key}"` });
+    expect(quoted.text).toBe(first.text);
+  });
+
+  it('ignores a key sent with a query', async () => {
+    const key = uniqueKey('query');
+    const count = await api.db.collection('idempotencyKeys').countDocuments();
+    const answer = await send(REGISTRY_STATS, {}, { key });
+    expect(answer.status).toBe(200);
+    expect(answer.body.data.registryStats).toBeDefined();
+    expect(await api.db.collection('idempotencyKeys').countDocuments()).toBe(count);
+  });
+});
+
+describe('scope and expiry', () => {
+  it('keeps keys per user: the same key from two users is two requests', async () => {
+    const key = uniqueKey('shared');
+    const a = await send(CREATE_PACKAGE, { input: { name: 'scope-a', summary: 's' } }, { token: alice, key });
+    const b = await send(CREATE_PACKAGE, { input: { name: 'scope-b', summary: 's' } }, { token: bob, key });
+    expect(result(a).__typename).toBe('CreatePackageSuccess');
+    expect(result(b).__typename).toBe('CreatePackageSuccess');
+  });
+
+  it('lets anonymous callers use keys (recordView), in one shared anonymous scope', async () => {
+    const key = uniqueKey('anon');
+    const before = (await readPost(postId)).viewCount;
+    const first = await send(RECORD_VIEW, { postId }, { key });
+    const again = await send(RECORD_VIEW, { postId }, { key });
+    expect(again.text).toBe(first.text);
+    expect((await readPost(postId)).viewCount).toBe(before + 1);
+    // A signed-in caller with the same key is another scope: it executes.
+    await send(RECORD_VIEW, { postId }, { key, token: alice });
+    expect((await readPost(postId)).viewCount).toBe(before + 2);
+  });
+
+  it('executes again once the key has expired (IDEMPOTENCY_TTL_SECONDS)', async () => {
+    process.env.IDEMPOTENCY_TTL_SECONDS = '1';
+    resetEnv();
+    try {
+      const key = uniqueKey('expiring');
+      const before = (await readPost(postId)).viewCount;
+      const first = await send(RECORD_VIEW, { postId }, { key });
+      expect(result(first).post.viewCount).toBe(before + 1);
+      await sleep(1_100);
+      // Either the TTL monitor removed the record or the request replaces it: both mean a new request.
+      const second = await send(RECORD_VIEW, { postId }, { key });
+      expect(second.headers.get('idempotent-replayed')).toBeNull();
+      expect(result(second).post.viewCount).toBe(before + 2);
+    } finally {
+      delete process.env.IDEMPOTENCY_TTL_SECONDS;
+      resetEnv();
+    }
+  });
+});
