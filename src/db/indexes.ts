@@ -7,7 +7,16 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { key: { lastUpdated: -1, _id: -1 }, name: 'packages_by_last_updated' },
     { key: { maintainers: 1 }, name: 'packages_by_maintainer' },
   ],
-  posts: [{ key: { packageName: 1, _id: -1 }, name: 'posts_by_package' }],
+  posts: [
+    { key: { packageName: 1, _id: -1 }, name: 'posts_by_package' },
+    // One post per idempotency effectKey: a createPost retried after a crash hits this and returns the first post.
+    {
+      key: { idempotencyKey: 1 },
+      name: 'posts_by_idempotency_key',
+      unique: true,
+      partialFilterExpression: { idempotencyKey: { $exists: true } },
+    },
+  ],
   // Idempotency keys remove themselves once expired (expiresAt = first use + IDEMPOTENCY_TTL_SECONDS).
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'idempotency_keys_ttl', expireAfterSeconds: 0 }],
 };

@@ -2,6 +2,7 @@
 import type { Db, Filter } from 'mongodb';
 import { AlreadyExistsError, type AppError, ConflictError, fail, ForbiddenError, NotFoundError, ok, type Result, ValidationError } from '../errors.js';
 import { isDuplicateKeyError } from '../db/errors.js';
+import { appendRecentKey } from '../idempotency/effect-keys.js';
 import { releaseSortKey } from './release-version.js';
 
 export interface ReleaseDoc {
@@ -11,6 +12,8 @@ export interface ReleaseDoc {
   publishedAt: Date;
   sizeBytes: number;
   notes: string | null;
+  /** idempotency effectKey of the publishRelease that appended it, so a retry of that request is told success. */
+  idempotencyKey?: string;
 }
 
 export interface PackageDoc {
@@ -28,6 +31,12 @@ export interface PackageDoc {
   version: number;
   createdAt: Date;
   lastUpdated: Date;
+  /** idempotency effectKey of the createPackage that made it, so a retry of that request is told success. */
+  createdByKey?: string;
+  /** idempotency effectKey of the latest keyed updatePackage, so its retry is recognized while no edit followed. */
+  lastEditKey?: string;
+  /** idempotency effectKeys of the latest keyed createPost calls counted in postCount (bounded). */
+  recentPostKeys?: string[];
 }
 
 /** The one projection every package read uses, so a response never carries fields the API does not expose. */
@@ -51,11 +60,16 @@ function packages(db: Db) {
   return db.collection<PackageDoc>('packages');
 }
 
-/** atomic: inserts the package once; ALREADY_EXISTS when its normalized name is taken, however many race. */
+/**
+ * atomic: inserts the package once; ALREADY_EXISTS when its normalized name is taken, however many race. With an
+ * effectKey the package records it, and the read after a refused insert tells this request's own earlier insert
+ * (success, `created: false`) from someone else's package.
+ */
 export async function insertPackage(
   db: Db,
   input: { name: string; displayName: string; summary: string; maintainerId: string },
-): Promise<Result<PackageDoc>> {
+  effectKey: string | null = null,
+): Promise<Result<{ package: PackageDoc; created: boolean }>> {
   const now = new Date();
   const doc: PackageDoc = {
     _id: input.name,
@@ -70,25 +84,39 @@ export async function insertPackage(
     version: 1,
     createdAt: now,
     lastUpdated: now,
+    ...(effectKey === null ? {} : { createdByKey: effectKey }),
   };
   try {
     await packages(db).insertOne(doc);
-    return ok(doc);
+    return ok({ package: doc, created: true });
   } catch (error) {
-    if (isDuplicateKeyError(error)) return fail(new AlreadyExistsError(`A package named "${input.name}" already exists.`));
-    throw error;
+    if (!isDuplicateKeyError(error)) throw error;
+    if (effectKey !== null) {
+      const current = await packages(db).findOne({ _id: input.name }, { projection: { ...PACKAGE_PROJECTION, createdByKey: 1 } });
+      if (current?.createdByKey === effectKey) return ok({ package: current, created: false });
+    }
+    return fail(new AlreadyExistsError(`A package named "${input.name}" already exists.`));
   }
 }
 
 /**
  * atomic: appends the release once, keeps releases sorted by semver precedence (highest first), adds 1 to
  * releaseCount and sets publishedAt and lastUpdated from the database clock; CONFLICT if the version exists.
+ * With an effectKey the release records it, so when the version exists because this same request appended it
+ * before (a retry after a crash), the read after the refusal answers success with `applied: false`.
  */
 export async function appendRelease(
   db: Db,
   input: { name: string; viewerId: string; version: string; sizeBytes: number; notes: string | null },
-): Promise<Result<{ package: PackageDoc; release: ReleaseDoc }>> {
-  const release = { version: input.version, sortKey: releaseSortKey(input.version), sizeBytes: input.sizeBytes, notes: input.notes };
+  effectKey: string | null = null,
+): Promise<Result<{ package: PackageDoc; release: ReleaseDoc; applied: boolean }>> {
+  const release = {
+    version: input.version,
+    sortKey: releaseSortKey(input.version),
+    sizeBytes: input.sizeBytes,
+    notes: input.notes,
+    ...(effectKey === null ? {} : { idempotencyKey: effectKey }),
+  };
   const updated = await packages(db).findOneAndUpdate(
     { _id: input.name, maintainers: input.viewerId, 'releases.version': { $ne: input.version } },
     [
@@ -110,31 +138,58 @@ export async function appendRelease(
   );
   if (updated) {
     const stored = updated.releases.find((r) => r.version === input.version)!;
-    return ok({ package: updated, release: stored });
+    return ok({ package: updated, release: stored, applied: true });
   }
-  return explainRefusedWrite(db, input.name, input.viewerId, () => new ConflictError(`Version ${input.version} of "${input.name}" is already published.`));
+  return explainRefusedWrite(
+    db,
+    input.name,
+    input.viewerId,
+    () => new ConflictError(`Version ${input.version} of "${input.name}" is already published.`),
+    effectKey === null
+      ? undefined
+      : (current) => {
+          const mine = current.releases.find((r) => r.version === input.version && r.idempotencyKey === effectKey);
+          return mine ? { package: current, release: mine, applied: false } : null;
+        },
+  );
 }
 
-/** atomic: applies the edit only if the edit version still equals expectedVersion, and bumps it; CONFLICT with currentVersion otherwise. */
+/**
+ * atomic: applies the edit only if the edit version still equals expectedVersion, and bumps it; CONFLICT with
+ * currentVersion otherwise. With an effectKey the edit records it as lastEditKey, so a retry of an edit that was
+ * applied (and not followed by another) is answered success by the read after the refusal, not CONFLICT.
+ */
 export async function updatePackageIfVersion(
   db: Db,
   input: { name: string; viewerId: string; expectedVersion: number; summary?: string; description?: string },
+  effectKey: string | null = null,
 ): Promise<Result<PackageDoc>> {
-  const changes: Partial<Pick<PackageDoc, 'summary' | 'description'>> = {};
+  const changes: Partial<Pick<PackageDoc, 'summary' | 'description' | 'lastEditKey'>> = {};
   if (input.summary !== undefined) changes.summary = input.summary;
   if (input.description !== undefined) changes.description = input.description;
+  if (effectKey !== null) changes.lastEditKey = effectKey;
   const updated = await packages(db).findOneAndUpdate(
     { _id: input.name, maintainers: input.viewerId, version: input.expectedVersion },
     { $set: changes, $inc: { version: 1 }, $currentDate: { lastUpdated: true } },
     { returnDocument: 'after', projection: PACKAGE_PROJECTION },
   );
   if (updated) return ok(updated);
-  return explainRefusedWrite(db, input.name, input.viewerId, (current) =>
-    new ConflictError(`"${input.name}" was changed since version ${input.expectedVersion}; it is at version ${current.version} now.`, current.version),
+  return explainRefusedWrite(
+    db,
+    input.name,
+    input.viewerId,
+    (current) =>
+      new ConflictError(`"${input.name}" was changed since version ${input.expectedVersion}; it is at version ${current.version} now.`, current.version),
+    effectKey === null
+      ? undefined
+      : (current) => (current.lastEditKey === effectKey && current.version === input.expectedVersion + 1 ? current : null),
   );
 }
 
-/** atomic: adds the keywords the package lacks, never duplicating one, and refuses to grow past 50 keywords. */
+/**
+ * atomic: adds the keywords the package lacks, never duplicating one, and refuses to grow past 50 keywords.
+ * Idempotent by construction ($addToSet): a retry adds nothing and succeeds, so it needs no effectKey.
+ */
 export async function addPackageKeywords(
   db: Db,
   input: { name: string; viewerId: string; keywords: string[] },
@@ -155,21 +210,42 @@ export async function addPackageKeywords(
   );
 }
 
-/** atomic: counts one more post about the package; NOT_FOUND (and no change) if it does not exist. */
-export async function countPackagePost(db: Db, name: string): Promise<Result<void>> {
-  const { matchedCount } = await packages(db).updateOne({ _id: name }, { $inc: { postCount: 1 } });
-  return matchedCount === 1 ? ok(undefined) : fail(new NotFoundError(`No package named "${name}".`));
+/**
+ * atomic: counts one more post about the package; NOT_FOUND (and no change) if it does not exist. With an
+ * effectKey the same write records it among the package's last RECENT_EFFECT_KEYS post keys and is refused when
+ * it is there, so a createPost retried after a crash counts its post once; the read after a refusal tells
+ * "already counted" (success) from NOT_FOUND.
+ */
+export async function countPackagePost(db: Db, name: string, effectKey: string | null = null): Promise<Result<void>> {
+  if (effectKey === null) {
+    const { matchedCount } = await packages(db).updateOne({ _id: name }, { $inc: { postCount: 1 } });
+    return matchedCount === 1 ? ok(undefined) : fail(new NotFoundError(`No package named "${name}".`));
+  }
+  const { matchedCount } = await packages(db).updateOne({ _id: name, recentPostKeys: { $ne: effectKey } }, [
+    { $set: { postCount: { $add: ['$postCount', 1] }, recentPostKeys: appendRecentKey('recentPostKeys', effectKey) } },
+  ]);
+  if (matchedCount === 1) return ok(undefined);
+  const exists = await packages(db).findOne({ _id: name }, { projection: { _id: 1 } });
+  return exists ? ok(undefined) : fail(new NotFoundError(`No package named "${name}".`));
 }
 
-/** After a guarded write matched nothing: NOT_FOUND, FORBIDDEN for non-maintainers, else the op's own reason. */
+/**
+ * After a guarded write matched nothing: NOT_FOUND, FORBIDDEN for non-maintainers, else the op's own reason. With
+ * sameRequest (keyed calls) the read fetches the whole package first, and a value from sameRequest means the write
+ * was refused because this very request already applied it: that is success.
+ */
 async function explainRefusedWrite<T>(
   db: Db,
   name: string,
   viewerId: string,
   otherwise: (current: Pick<PackageDoc, 'version'>) => AppError,
+  sameRequest?: (current: PackageDoc) => T | null,
 ): Promise<Result<T>> {
-  const current = await packages(db).findOne({ _id: name }, { projection: { maintainers: 1, version: 1 } });
+  const projection = sameRequest ? { ...PACKAGE_PROJECTION, lastEditKey: 1 } : { maintainers: 1, version: 1 };
+  const current = await packages(db).findOne({ _id: name }, { projection });
   if (!current) return fail(new NotFoundError(`No package named "${name}".`));
+  const replayed = sameRequest?.(current) ?? null;
+  if (replayed !== null) return ok(replayed);
   if (!current.maintainers.includes(viewerId)) return fail(new ForbiddenError(`Only maintainers of "${name}" can do this.`));
   return fail(otherwise(current));
 }

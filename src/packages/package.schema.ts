@@ -192,15 +192,15 @@ builder.mutationFields((t) => ({
       const input = parseInput(CreatePackageInputSchema, args.input);
       await ensureUser(ctx.db, ctx.viewer!);
       const created = unwrap(
-        await insertPackage(ctx.db, {
-          name: normalizePackageName(input.name),
-          displayName: input.name,
-          summary: input.summary,
-          maintainerId: ctx.viewer!.id,
-        }),
+        await insertPackage(
+          ctx.db,
+          { name: normalizePackageName(input.name), displayName: input.name, summary: input.summary, maintainerId: ctx.viewer!.id },
+          ctx.idempotencyKey,
+        ),
       );
-      await incrementStat(ctx.db, 'totalPackages');
-      return { package: created };
+      // Counted only by the execution that inserted it: a retried request (docs/idempotency.md) never counts twice.
+      if (created.created) await incrementStat(ctx.db, 'totalPackages');
+      return { package: created.package };
     },
   }),
   publishRelease: t.field({
@@ -215,15 +215,20 @@ builder.mutationFields((t) => ({
       const input = parseInput(PublishReleaseInputSchema, args.input);
       await ensureUser(ctx.db, ctx.viewer!);
       const published = unwrap(
-        await appendRelease(ctx.db, {
-          name: normalizePackageName(input.packageName),
-          viewerId: ctx.viewer!.id,
-          version: input.version,
-          sizeBytes: input.sizeBytes,
-          notes: input.notes ?? null,
-        }),
+        await appendRelease(
+          ctx.db,
+          {
+            name: normalizePackageName(input.packageName),
+            viewerId: ctx.viewer!.id,
+            version: input.version,
+            sizeBytes: input.sizeBytes,
+            notes: input.notes ?? null,
+          },
+          ctx.idempotencyKey,
+        ),
       );
-      await incrementStat(ctx.db, 'totalReleases');
+      // Counted only by the execution that appended it: a retried request (docs/idempotency.md) never counts twice.
+      if (published.applied) await incrementStat(ctx.db, 'totalReleases');
       return published;
     },
   }),
@@ -239,13 +244,17 @@ builder.mutationFields((t) => ({
       const input = parseInput(UpdatePackageInputSchema, args.input);
       await ensureUser(ctx.db, ctx.viewer!);
       const updated = unwrap(
-        await updatePackageIfVersion(ctx.db, {
-          name: normalizePackageName(input.name),
-          viewerId: ctx.viewer!.id,
-          expectedVersion: input.expectedVersion,
-          summary: input.summary ?? undefined,
-          description: input.description ?? undefined,
-        }),
+        await updatePackageIfVersion(
+          ctx.db,
+          {
+            name: normalizePackageName(input.name),
+            viewerId: ctx.viewer!.id,
+            expectedVersion: input.expectedVersion,
+            summary: input.summary ?? undefined,
+            description: input.description ?? undefined,
+          },
+          ctx.idempotencyKey,
+        ),
       );
       return { package: updated };
     },

@@ -1,6 +1,8 @@
 // Every database operation on posts. Likes live in the post (likedBy + likeCount changed together), so
 // likeCount equals the number of distinct likers after any mix of concurrent likes and unlikes.
 import { ObjectId, type Db } from 'mongodb';
+import { isDuplicateKeyError } from '../db/errors.js';
+import { appendRecentKey } from '../idempotency/effect-keys.js';
 import { fail, NotFoundError, ok, type Result } from '../errors.js';
 
 export interface PostDoc {
@@ -15,6 +17,10 @@ export interface PostDoc {
   lastViewedAt: Date | null;
   createdAt: Date;
   version: number;
+  /** The idempotency effectKey of the createPost that made it (unique when present), so a retry finds it. */
+  idempotencyKey?: string;
+  /** effectKeys of the latest keyed recordView calls (bounded), so a retried view is counted once. */
+  recentViewKeys?: string[];
 }
 
 /** A post as read: never the likers, only whether the viewer is one of them. */
@@ -41,11 +47,16 @@ function posts(db: Db) {
   return db.collection<PostDoc>('posts');
 }
 
-/** atomic: inserts one post with fresh counters; the id is generated here, so a retry of this call makes a second post. */
+/**
+ * atomic: inserts one post with fresh counters. Without an effectKey a retry of this call makes a second post; with
+ * one, the post carries it under a unique index, so a retry's insert fails and the first post is returned instead
+ * (`created: false`, so the caller counts the post only once).
+ */
 export async function insertPost(
   db: Db,
   input: { title: string; body: string; authorId: string; packageName: string },
-): Promise<PostView> {
+  effectKey: string | null = null,
+): Promise<{ post: PostView; created: boolean }> {
   const doc: PostDoc = {
     _id: new ObjectId(),
     ...input,
@@ -55,10 +66,19 @@ export async function insertPost(
     lastViewedAt: null,
     createdAt: new Date(),
     version: 1,
+    ...(effectKey === null ? {} : { idempotencyKey: effectKey }),
   };
-  await posts(db).insertOne(doc);
-  const { likedBy: _likers, ...view } = doc;
-  return { ...view, viewerHasLiked: false };
+  try {
+    await posts(db).insertOne(doc);
+  } catch (error) {
+    if (effectKey === null || !isDuplicateKeyError(error)) throw error;
+    // Read after the refused insert: the post an earlier execution of this same request created.
+    const existing = await posts(db).findOne({ idempotencyKey: effectKey }, { projection: postProjection(input.authorId) });
+    if (!existing) throw error;
+    return { post: existing, created: false };
+  }
+  const { likedBy: _likers, idempotencyKey: _key, ...view } = doc;
+  return { post: { ...view, viewerHasLiked: false }, created: true };
 }
 
 /** atomic: adds the viewer to likedBy and 1 to likeCount only if the viewer is not there yet; idempotent per user. */
@@ -81,23 +101,34 @@ export async function removeLike(db: Db, postId: ObjectId, viewerId: string): Pr
   return updated ? ok(updated) : explainUnchangedPost(db, postId, viewerId);
 }
 
-/** After a like/unlike matched nothing: the post is already in the wanted state (success) or does not exist. */
-async function explainUnchangedPost(db: Db, postId: ObjectId, viewerId: string): Promise<Result<PostView>> {
+/** After a like/unlike/keyed view matched nothing: the post is already in the wanted state (success) or does not exist. */
+async function explainUnchangedPost(db: Db, postId: ObjectId, viewerId: string | null): Promise<Result<PostView>> {
   const current = await findPost(db, postId, viewerId);
   return current ? ok(current) : fail(new NotFoundError(`No post with id "${postId.toHexString()}".`));
 }
 
 /**
  * atomic: adds exactly 1 to viewCount and moves lastViewedAt to the database clock, never backwards
- * ($max with $$NOW, so instances or primaries with skewed clocks cannot rewind it).
+ * ($max with $$NOW, so instances or primaries with skewed clocks cannot rewind it). With an effectKey the same write
+ * records it among the post's last RECENT_EFFECT_KEYS view keys and is refused when it is already there, so a
+ * retried request counts once; the read after a refusal tells "already counted" (success) from NOT_FOUND.
  */
-export async function addView(db: Db, postId: ObjectId, viewerId: string | null): Promise<Result<PostView>> {
+export async function addView(db: Db, postId: ObjectId, viewerId: string | null, effectKey: string | null = null): Promise<Result<PostView>> {
   const updated = await posts(db).findOneAndUpdate(
-    { _id: postId },
-    [{ $set: { viewCount: { $add: ['$viewCount', 1] }, lastViewedAt: { $max: ['$lastViewedAt', '$$NOW'] } } }],
+    effectKey === null ? { _id: postId } : { _id: postId, recentViewKeys: { $ne: effectKey } },
+    [
+      {
+        $set: {
+          viewCount: { $add: ['$viewCount', 1] },
+          lastViewedAt: { $max: ['$lastViewedAt', '$$NOW'] },
+          ...(effectKey === null ? {} : { recentViewKeys: appendRecentKey('recentViewKeys', effectKey) }),
+        },
+      },
+    ],
     { returnDocument: 'after', projection: postProjection(viewerId) },
   );
-  return updated ? ok(updated) : fail(new NotFoundError(`No post with id "${postId.toHexString()}".`));
+  if (updated) return ok(updated);
+  return effectKey === null ? fail(new NotFoundError(`No post with id "${postId.toHexString()}".`)) : explainUnchangedPost(db, postId, viewerId);
 }
 
 /** Reads one post as the viewer sees it. */

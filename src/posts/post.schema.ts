@@ -111,10 +111,17 @@ builder.mutationFields((t) => ({
       const input = parseInput(CreatePostInputSchema, args.input);
       const packageName = normalizePackageName(input.packageName);
       await ensureUser(ctx.db, ctx.viewer!);
-      // Counting the post on its package is the write that proves the package exists; no read comes first.
-      unwrap(await countPackagePost(ctx.db, packageName));
-      const post = await insertPost(ctx.db, { title: input.title, body: input.body, authorId: ctx.viewer!.id, packageName });
-      await incrementStat(ctx.db, 'totalPosts');
+      // Counting the post on its package is the write that proves the package exists; no read comes first. With an
+      // Idempotency-Key each step is safe to repeat when a retry re-executes after a crash: the count records the key
+      // (counted once), the insert carries it under a unique index (one post), and the total moves only when this
+      // execution inserted the post. Kept in this order so a missing package never leaves an orphan post.
+      unwrap(await countPackagePost(ctx.db, packageName, ctx.idempotencyKey));
+      const { post, created } = await insertPost(
+        ctx.db,
+        { title: input.title, body: input.body, authorId: ctx.viewer!.id, packageName },
+        ctx.idempotencyKey,
+      );
+      if (created) await incrementStat(ctx.db, 'totalPosts');
       return { post };
     },
   }),
@@ -147,7 +154,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'RecordViewResult' } },
     resolve: async (_root, args, ctx) => {
       const postId = parseInput(PostIdSchema, String(args.postId));
-      return { post: unwrap(await addView(ctx.db, postId, ctx.viewer?.id ?? null)) };
+      return { post: unwrap(await addView(ctx.db, postId, ctx.viewer?.id ?? null, ctx.idempotencyKey)) };
     },
   }),
 }));

@@ -1,8 +1,10 @@
-// Idempotency-Key over real HTTP: one execution per key, byte-identical replays, refusals, expiry and scopes.
+// Idempotency-Key over real HTTP: one execution per key, byte-identical replays, refusals, expiry, scopes, and each
+// mutation's effect layer (a retry that re-executes after a simulated crash applies nothing twice).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetEnv } from '../../src/env.js';
+import { keyRecordId, keyScope } from '../../src/idempotency/idempotency-key.js';
 import { startApi, type TestApi } from '../helpers/api.js';
-import { CREATE_PACKAGE, CREATE_POST, LIKE_POST, RECORD_VIEW, REGISTRY_STATS } from '../helpers/documents.js';
+import { ADD_KEYWORDS, CREATE_PACKAGE, CREATE_POST, LIKE_POST, PUBLISH_RELEASE, RECORD_VIEW, REGISTRY_STATS, UPDATE_PACKAGE } from '../helpers/documents.js';
 
 let api: TestApi;
 let alice: string;
@@ -43,6 +45,15 @@ async function stats() {
 async function readPost(id: string) {
   const { ObjectId } = await import('mongodb');
   return (await api.db.collection('posts').findOne({ _id: new ObjectId(id) }))!;
+}
+
+/** What a crash between "effect applied" and "answer stored" leaves behind: the key in progress, its lease over. */
+async function simulateCrashAfterEffect(scopeOf: string | null, key: string): Promise<void> {
+  const id = keyRecordId(keyScope(scopeOf === null ? null : { id: scopeOf, name: null }), key);
+  const { modifiedCount } = await api.db
+    .collection('idempotencyKeys')
+    .updateOne({ _id: id as never }, { $set: { state: 'in_progress', leaseUntil: new Date(0) }, $unset: { response: '' } });
+  expect(modifiedCount).toBe(1);
 }
 
 beforeAll(async () => {
@@ -166,6 +177,26 @@ describe('refusals', () => {
     expect(answer.body.data.registryStats).toBeDefined();
     expect(await api.db.collection('idempotencyKeys').countDocuments()).toBe(count);
   });
+
+  it('answers IN_PROGRESS while an execution holds the key, and lets a retry take over once its lease has ended', async () => {
+    const key = uniqueKey('lease');
+    const first = await send(RECORD_VIEW, { postId }, { key });
+    const id = keyRecordId(keyScope(null), key);
+    const records = api.db.collection('idempotencyKeys');
+    await records.updateOne({ _id: id as never }, { $set: { state: 'in_progress', leaseUntil: new Date(Date.now() + 5_000) }, $unset: { response: '' } });
+    const busy = await send(RECORD_VIEW, { postId }, { key });
+    expect(busy.status).toBe(409);
+    expect(errorCode(busy)).toBe('IN_PROGRESS');
+    expect(Number(busy.headers.get('retry-after'))).toBeGreaterThanOrEqual(4);
+    await records.updateOne({ _id: id as never }, { $set: { leaseUntil: new Date(Date.now() - 1) } });
+    const viewsBefore = (await readPost(postId)).viewCount;
+    const takenOver = await send(RECORD_VIEW, { postId }, { key });
+    expect(takenOver.status).toBe(200);
+    expect(takenOver.headers.get('idempotent-replayed')).toBeNull();
+    // The first execution's view is recognized by its effectKey, not counted again.
+    expect((await readPost(postId)).viewCount).toBe(viewsBefore);
+    expect(result(takenOver).post.id).toBe(result(first).post.id);
+  });
 });
 
 describe('scope and expiry', () => {
@@ -206,5 +237,108 @@ describe('scope and expiry', () => {
       delete process.env.IDEMPOTENCY_TTL_SECONDS;
       resetEnv();
     }
+  });
+});
+
+describe('effect layer: a retry that re-executes after a crash applies nothing twice', () => {
+  it('recordView', async () => {
+    const key = uniqueKey('crash-view');
+    await send(RECORD_VIEW, { postId }, { key });
+    const before = await readPost(postId);
+    await simulateCrashAfterEffect(null, key);
+    const retried = await send(RECORD_VIEW, { postId }, { key });
+    expect(result(retried).__typename).toBe('RecordViewSuccess');
+    expect((await readPost(postId)).viewCount).toBe(before.viewCount);
+  });
+
+  it('createPost: one post, counted once on the package and in the totals', async () => {
+    const key = uniqueKey('crash-post');
+    const input = { title: `crash ${key}`, body: 'b', packageName: 'idem' };
+    const first = await send(CREATE_POST, { input }, { token: alice, key });
+    const pkgBefore = (await api.db.collection('packages').findOne({ _id: 'idem' as never }))!;
+    const statsBefore = await stats();
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(CREATE_POST, { input }, { token: alice, key });
+    expect(result(retried).post.id).toBe(result(first).post.id);
+    expect(await api.db.collection('posts').countDocuments({ title: input.title })).toBe(1);
+    expect((await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount).toBe(pkgBefore.postCount);
+    expect(await stats()).toEqual(statsBefore);
+  });
+
+  it('createPost: a crash between counting the post and inserting it still ends with one post counted once', async () => {
+    const key = uniqueKey('crash-post-early');
+    const input = { title: `early ${key}`, body: 'b', packageName: 'idem' };
+    await send(CREATE_POST, { input }, { token: alice, key });
+    // As if the insert had never happened: the package counted it (key recorded), the post is gone, totals not moved.
+    await api.db.collection('posts').deleteOne({ title: input.title });
+    await api.db.collection('stats').updateOne({ _id: 'registry' as never }, { $inc: { totalPosts: -1 } });
+    const pkgBefore = (await api.db.collection('packages').findOne({ _id: 'idem' as never }))!;
+    const statsBefore = await stats();
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(CREATE_POST, { input }, { token: alice, key });
+    expect(result(retried).__typename).toBe('CreatePostSuccess');
+    expect(await api.db.collection('posts').countDocuments({ title: input.title })).toBe(1);
+    expect((await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount).toBe(pkgBefore.postCount);
+    expect((await stats()).totalPosts).toBe(statsBefore.totalPosts + 1);
+  });
+
+  it('createPackage: success for its own creator, ALREADY_EXISTS for anyone else, counted once', async () => {
+    const key = uniqueKey('crash-package');
+    await send(CREATE_PACKAGE, { input: { name: 'crash-pkg', summary: 's' } }, { token: alice, key });
+    const statsBefore = await stats();
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(CREATE_PACKAGE, { input: { name: 'crash-pkg', summary: 's' } }, { token: alice, key });
+    expect(result(retried).__typename).toBe('CreatePackageSuccess');
+    expect(await stats()).toEqual(statsBefore);
+    const someoneElse = await send(CREATE_PACKAGE, { input: { name: 'crash-pkg', summary: 's' } }, { token: bob, key: uniqueKey('other') });
+    expect(result(someoneElse).code).toBe('ALREADY_EXISTS');
+  });
+
+  it('publishRelease: success, not CONFLICT, and totalReleases counted once', async () => {
+    const key = uniqueKey('crash-release');
+    const input = { packageName: 'idem', version: '1.0.0', sizeBytes: 10 };
+    await send(PUBLISH_RELEASE, { input }, { token: alice, key });
+    const statsBefore = await stats();
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(PUBLISH_RELEASE, { input }, { token: alice, key });
+    expect(result(retried).__typename).toBe('PublishReleaseSuccess');
+    expect(result(retried).package.releaseCount).toBe(1);
+    expect(await stats()).toEqual(statsBefore);
+    // Another request for the same version is still a conflict.
+    const other = await send(PUBLISH_RELEASE, { input }, { token: alice, key: uniqueKey('other') });
+    expect(result(other).code).toBe('CONFLICT');
+  });
+
+  it('updatePackage: success, not CONFLICT, while no other edit followed', async () => {
+    const key = uniqueKey('crash-edit');
+    const input = { name: 'idem', expectedVersion: 1, summary: 'edited' };
+    const first = await send(UPDATE_PACKAGE, { input }, { token: alice, key });
+    expect(result(first).package.version).toBe(2);
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(UPDATE_PACKAGE, { input }, { token: alice, key });
+    expect(result(retried).__typename).toBe('UpdatePackageSuccess');
+    expect(result(retried).package.version).toBe(2);
+    // After another edit, the old request is a conflict again (the documented limit: only the last edit's key is kept).
+    await send(UPDATE_PACKAGE, { input: { name: 'idem', expectedVersion: 2, summary: 'again' } }, { token: alice });
+    await simulateCrashAfterEffect('alice', key);
+    const stale = await send(UPDATE_PACKAGE, { input }, { token: alice, key });
+    expect(result(stale).code).toBe('CONFLICT');
+  });
+
+  it('likePost and addKeywords are idempotent by construction', async () => {
+    const likeKey = uniqueKey('crash-like');
+    await send(LIKE_POST, { postId }, { token: bob, key: likeKey });
+    await simulateCrashAfterEffect('bob', likeKey);
+    const liked = await send(LIKE_POST, { postId }, { token: bob, key: likeKey });
+    expect(result(liked).post.viewerHasLiked).toBe(true);
+    const post = await readPost(postId);
+    expect(post.likeCount).toBe(post.likedBy.length);
+
+    const keywordsKey = uniqueKey('crash-keywords');
+    const input = { packageName: 'idem', keywords: ['retry', 'safe'] };
+    await send(ADD_KEYWORDS, { input }, { token: alice, key: keywordsKey });
+    await simulateCrashAfterEffect('alice', keywordsKey);
+    const again = await send(ADD_KEYWORDS, { input }, { token: alice, key: keywordsKey });
+    expect(result(again).package.keywords.filter((k: string) => k === 'retry')).toHaveLength(1);
   });
 });
