@@ -229,6 +229,11 @@ export async function countPackagePost(db: Db, name: string, effectKey: string |
   return exists ? ok(undefined) : fail(new NotFoundError(`No package named "${name}".`));
 }
 
+/** atomic: counts one post less about the package, after its post was deleted. */
+export async function uncountPackagePost(db: Db, name: string): Promise<void> {
+  await packages(db).updateOne({ _id: name }, { $inc: { postCount: -1 } });
+}
+
 /**
  * After a guarded write matched nothing: NOT_FOUND, FORBIDDEN for non-maintainers, else the op's own reason. With
  * sameRequest (keyed calls) the read fetches the whole package first, and a value from sameRequest means the write

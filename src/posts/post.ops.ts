@@ -3,7 +3,7 @@
 import { ObjectId, type Db } from 'mongodb';
 import { isDuplicateKeyError } from '../db/errors.js';
 import { appendRecentKey } from '../idempotency/effect-keys.js';
-import { fail, NotFoundError, ok, type Result } from '../errors.js';
+import { type AppError, ConflictError, fail, ForbiddenError, NotFoundError, ok, type Result } from '../errors.js';
 
 export interface PostDoc {
   _id: ObjectId;
@@ -129,6 +129,49 @@ export async function addView(db: Db, postId: ObjectId, viewerId: string | null,
   );
   if (updated) return ok(updated);
   return effectKey === null ? fail(new NotFoundError(`No post with id "${postId.toHexString()}".`)) : explainUnchangedPost(db, postId, viewerId);
+}
+
+/** atomic: edits the post only if the viewer is its author and its version still equals expectedVersion, and bumps it. */
+export async function updatePostIfVersion(
+  db: Db,
+  input: { postId: ObjectId; viewerId: string; expectedVersion: number; title?: string; body?: string },
+): Promise<Result<PostView>> {
+  const changes: Partial<Pick<PostDoc, 'title' | 'body'>> = {};
+  if (input.title !== undefined) changes.title = input.title;
+  if (input.body !== undefined) changes.body = input.body;
+  const updated = await posts(db).findOneAndUpdate(
+    { _id: input.postId, authorId: input.viewerId, version: input.expectedVersion },
+    { $set: changes, $inc: { version: 1 } },
+    { returnDocument: 'after', projection: postProjection(input.viewerId) },
+  );
+  return updated ? ok(updated) : explainRefusedPostWrite(db, input.postId, input.viewerId, input.expectedVersion);
+}
+
+/** atomic: deletes the post only if the viewer is its author and its version still equals expectedVersion; returns its package. */
+export async function deletePostIfVersion(
+  db: Db,
+  input: { postId: ObjectId; viewerId: string; expectedVersion: number },
+): Promise<Result<{ packageName: string }>> {
+  const deleted = await posts(db).findOneAndDelete(
+    { _id: input.postId, authorId: input.viewerId, version: input.expectedVersion },
+    { projection: { packageName: 1 } },
+  );
+  return deleted ? ok({ packageName: deleted.packageName }) : explainRefusedPostWrite(db, input.postId, input.viewerId, input.expectedVersion);
+}
+
+/** After an author- and version-guarded write matched nothing: NOT_FOUND, FORBIDDEN for non-authors, else CONFLICT. */
+async function explainRefusedPostWrite<T>(db: Db, postId: ObjectId, viewerId: string, expectedVersion: number): Promise<Result<T>> {
+  const current = await posts(db).findOne({ _id: postId }, { projection: { authorId: 1, version: 1 } });
+  let error: AppError;
+  if (!current) error = new NotFoundError(`No post with id "${postId.toHexString()}".`);
+  else if (current.authorId !== viewerId) error = new ForbiddenError('Only the author of a post can change it.');
+  else {
+    error = new ConflictError(
+      `The post was changed since version ${expectedVersion}; it is at version ${current.version} now.`,
+      current.version,
+    );
+  }
+  return fail(error);
 }
 
 /** Reads one post as the viewer sees it. */

@@ -1,19 +1,29 @@
-// Posts: the Post type, post queries, and the createPost, likePost, unlikePost and recordView mutations.
+// Posts: the Post type, post queries, and the createPost, updatePost, deletePost, likePost, unlikePost and recordView mutations.
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { ObjectId } from 'mongodb';
 import { z } from 'zod';
 import { builder } from '../builder.js';
-import { NotFoundError, RateLimitedError, unwrap, ValidationError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError, unwrap, ValidationError } from '../errors.js';
 import { parseInput } from '../validation.js';
 import { assertPageSize } from '../pagination.js';
 import { User } from '../users/user.schema.js';
 import { ensureUser } from '../users/user.ops.js';
 import { incrementStat } from '../stats/stats.ops.js';
 import { Package } from '../packages/package.schema.js';
-import { countPackagePost } from '../packages/package.ops.js';
+import { countPackagePost, uncountPackagePost } from '../packages/package.ops.js';
 import { normalizePackageName, PackageNameSchema } from '../packages/package-name.js';
-import { addLike, addView, findPost, findPostPage, insertPost, type PostView, removeLike } from './post.ops.js';
+import {
+  addLike,
+  addView,
+  deletePostIfVersion,
+  findPost,
+  findPostPage,
+  insertPost,
+  type PostView,
+  removeLike,
+  updatePostIfVersion,
+} from './post.ops.js';
 
 export const Post = builder.objectRef<PostView>('Post').implement({
   fields: (t) => ({
@@ -30,6 +40,7 @@ export const Post = builder.objectRef<PostView>('Post').implement({
     }),
     lastViewedAt: t.expose('lastViewedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    version: t.exposeInt('version', { description: 'Edit version: pass it as expectedVersion to updatePost and deletePost.' }),
   }),
 });
 
@@ -87,6 +98,10 @@ function postSuccess(name: string) {
 const CreatePostSuccess = postSuccess('CreatePostSuccess');
 const LikePostSuccess = postSuccess('LikePostSuccess');
 const RecordViewSuccess = postSuccess('RecordViewSuccess');
+const UpdatePostSuccess = postSuccess('UpdatePostSuccess');
+const DeletePostSuccess = builder.objectRef<{ postId: string }>('DeletePostSuccess').implement({
+  fields: (t) => ({ postId: t.exposeID('postId') }),
+});
 
 const CreatePostInput = builder.inputType('CreatePostInput', {
   fields: (t) => ({
@@ -100,6 +115,33 @@ const CreatePostInputSchema = z.object({
   body: z.string().trim().min(1, 'Body is required').max(20_000, 'Body is at most 20,000 characters'),
   packageName: PackageNameSchema,
 });
+
+const ExpectedVersionSchema = z.number().int().min(1, 'expectedVersion starts at 1');
+
+const UpdatePostInput = builder.inputType('UpdatePostInput', {
+  fields: (t) => ({
+    postId: t.id({ required: true }),
+    expectedVersion: t.int({ required: true, description: 'The `version` the editor saw; CONFLICT if it moved on.' }),
+    title: t.string(),
+    body: t.string(),
+  }),
+});
+const UpdatePostInputSchema = z
+  .object({
+    postId: PostIdSchema,
+    expectedVersion: ExpectedVersionSchema,
+    title: CreatePostInputSchema.shape.title.nullish(),
+    body: CreatePostInputSchema.shape.body.nullish(),
+  })
+  .refine((input) => input.title != null || input.body != null, 'Give a title, a body or both');
+
+const DeletePostInput = builder.inputType('DeletePostInput', {
+  fields: (t) => ({
+    postId: t.id({ required: true }),
+    expectedVersion: t.int({ required: true, description: 'The `version` the author saw; CONFLICT if it moved on.' }),
+  }),
+});
+const DeletePostInputSchema = z.object({ postId: PostIdSchema, expectedVersion: ExpectedVersionSchema });
 
 builder.mutationFields((t) => ({
   createPost: t.field({
@@ -123,6 +165,52 @@ builder.mutationFields((t) => ({
       );
       if (created) await incrementStat(ctx.db, 'totalPosts');
       return { post };
+    },
+  }),
+  updatePost: t.field({
+    type: UpdatePostSuccess,
+    description: 'Edits a post; only its author can, and only at the version they saw.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: UpdatePostInput, required: true }) },
+    errors: {
+      types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, RateLimitedError],
+      union: { name: 'UpdatePostResult' },
+    },
+    resolve: async (_root, args, ctx) => {
+      const input = parseInput(UpdatePostInputSchema, { ...args.input, postId: String(args.input.postId) });
+      await ensureUser(ctx.db, ctx.viewer!);
+      // Authorship is part of the write's filter, not a check before it: no read can go stale between the two.
+      const post = unwrap(
+        await updatePostIfVersion(ctx.db, {
+          postId: input.postId,
+          viewerId: ctx.viewer!.id,
+          expectedVersion: input.expectedVersion,
+          title: input.title ?? undefined,
+          body: input.body ?? undefined,
+        }),
+      );
+      return { post };
+    },
+  }),
+  deletePost: t.field({
+    type: DeletePostSuccess,
+    description: 'Deletes a post; only its author can, and only at the version they saw.',
+    authScopes: { authenticated: true },
+    args: { input: t.arg({ type: DeletePostInput, required: true }) },
+    errors: {
+      types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, RateLimitedError],
+      union: { name: 'DeletePostResult' },
+    },
+    resolve: async (_root, args, ctx) => {
+      const input = parseInput(DeletePostInputSchema, { ...args.input, postId: String(args.input.postId) });
+      await ensureUser(ctx.db, ctx.viewer!);
+      const { packageName } = unwrap(
+        await deletePostIfVersion(ctx.db, { postId: input.postId, viewerId: ctx.viewer!.id, expectedVersion: input.expectedVersion }),
+      );
+      // Only the call that deleted the post gets here, so each deletion is uncounted exactly once.
+      await uncountPackagePost(ctx.db, packageName);
+      await incrementStat(ctx.db, 'totalPosts', -1);
+      return { postId: input.postId.toHexString() };
     },
   }),
   likePost: t.field({

@@ -17,9 +17,9 @@ function stats(db: Db) {
   return db.collection<RegistryStatsDoc>('stats');
 }
 
-/** atomic: adds 1 to one total; upserts the stats document the first time. */
-export async function incrementStat(db: Db, counter: Counter): Promise<void> {
-  await stats(db).updateOne({ _id: STATS_ID }, { $inc: { [counter]: 1 } }, { upsert: true });
+/** atomic: adds 1 (or `by`) to one total; upserts the stats document the first time. */
+export async function incrementStat(db: Db, counter: Counter, by: 1 | -1 = 1): Promise<void> {
+  await stats(db).updateOne({ _id: STATS_ID }, { $inc: { [counter]: by } }, { upsert: true });
 }
 
 /** Reads the totals; zero before anything was created. */
