@@ -21,6 +21,8 @@ export interface PostDoc {
   idempotencyKey?: string;
   /** effectKeys of the latest keyed recordView calls (bounded), so a retried view is counted once. */
   recentViewKeys?: string[];
+  /** idempotency effectKey of the latest keyed updatePost, so its retry is recognized while no edit followed. */
+  lastEditKey?: string;
 }
 
 /** A post as read: never the likers, only whether the viewer is one of them. */
@@ -131,20 +133,33 @@ export async function addView(db: Db, postId: ObjectId, viewerId: string | null,
   return effectKey === null ? fail(new NotFoundError(`No post with id "${postId.toHexString()}".`)) : explainUnchangedPost(db, postId, viewerId);
 }
 
-/** atomic: edits the post only if the viewer is its author and its version still equals expectedVersion, and bumps it. */
+/**
+ * atomic: edits the post only if the viewer is its author and its version still equals expectedVersion, and bumps it.
+ * With an effectKey the edit records it as lastEditKey, so a retry of an edit that was applied (and not followed by
+ * another) is answered success by the read after the refusal, not CONFLICT.
+ */
 export async function updatePostIfVersion(
   db: Db,
   input: { postId: ObjectId; viewerId: string; expectedVersion: number; title?: string; body?: string },
+  effectKey: string | null = null,
 ): Promise<Result<PostView>> {
-  const changes: Partial<Pick<PostDoc, 'title' | 'body'>> = {};
+  const changes: Partial<Pick<PostDoc, 'title' | 'body' | 'lastEditKey'>> = {};
   if (input.title !== undefined) changes.title = input.title;
   if (input.body !== undefined) changes.body = input.body;
+  if (effectKey !== null) changes.lastEditKey = effectKey;
   const updated = await posts(db).findOneAndUpdate(
     { _id: input.postId, authorId: input.viewerId, version: input.expectedVersion },
     { $set: changes, $inc: { version: 1 } },
     { returnDocument: 'after', projection: postProjection(input.viewerId) },
   );
-  return updated ? ok(updated) : explainRefusedPostWrite(db, input.postId, input.viewerId, input.expectedVersion);
+  if (updated) return ok(updated);
+  return explainRefusedPostWrite(
+    db,
+    input.postId,
+    input.viewerId,
+    input.expectedVersion,
+    effectKey === null ? undefined : (current) => (current.lastEditKey === effectKey && current.version === input.expectedVersion + 1 ? current : null),
+  );
 }
 
 /** atomic: deletes the post only if the viewer is its author and its version still equals expectedVersion; returns its package. */
@@ -159,9 +174,22 @@ export async function deletePostIfVersion(
   return deleted ? ok({ packageName: deleted.packageName }) : explainRefusedPostWrite(db, input.postId, input.viewerId, input.expectedVersion);
 }
 
-/** After an author- and version-guarded write matched nothing: NOT_FOUND, FORBIDDEN for non-authors, else CONFLICT. */
-async function explainRefusedPostWrite<T>(db: Db, postId: ObjectId, viewerId: string, expectedVersion: number): Promise<Result<T>> {
-  const current = await posts(db).findOne({ _id: postId }, { projection: { authorId: 1, version: 1 } });
+/**
+ * After an author- and version-guarded write matched nothing: NOT_FOUND, FORBIDDEN for non-authors, else CONFLICT.
+ * With sameRequest (keyed calls) the read fetches the post as the viewer sees it, and a value from sameRequest means
+ * the write was refused because this very request already applied it: that is success.
+ */
+async function explainRefusedPostWrite<T>(
+  db: Db,
+  postId: ObjectId,
+  viewerId: string,
+  expectedVersion: number,
+  sameRequest?: (current: PostView) => T | null,
+): Promise<Result<T>> {
+  const projection = sameRequest ? { ...postProjection(viewerId), lastEditKey: 1 } : { authorId: 1, version: 1 };
+  const current = await posts(db).findOne({ _id: postId }, { projection });
+  const replayed = current && sameRequest ? sameRequest(current) : null;
+  if (replayed !== null) return ok(replayed);
   let error: AppError;
   if (!current) error = new NotFoundError(`No post with id "${postId.toHexString()}".`);
   else if (current.authorId !== viewerId) error = new ForbiddenError('Only the author of a post can change it.');

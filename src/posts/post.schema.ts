@@ -181,13 +181,17 @@ builder.mutationFields((t) => ({
       await ensureUser(ctx.db, ctx.viewer!);
       // Authorship is part of the write's filter, not a check before it: no read can go stale between the two.
       const post = unwrap(
-        await updatePostIfVersion(ctx.db, {
-          postId: input.postId,
-          viewerId: ctx.viewer!.id,
-          expectedVersion: input.expectedVersion,
-          title: input.title ?? undefined,
-          body: input.body ?? undefined,
-        }),
+        await updatePostIfVersion(
+          ctx.db,
+          {
+            postId: input.postId,
+            viewerId: ctx.viewer!.id,
+            expectedVersion: input.expectedVersion,
+            title: input.title ?? undefined,
+            body: input.body ?? undefined,
+          },
+          ctx.idempotencyKey,
+        ),
       );
       return { post };
     },

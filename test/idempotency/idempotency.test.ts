@@ -33,6 +33,14 @@ async function send(query: string, variables: Record<string, unknown>, options: 
   return { status: response.status, text, body: JSON.parse(text), headers: response.headers };
 }
 
+const ERROR_FIELDS = '... on Error { code message } ... on ConflictError { currentVersion }';
+const UPDATE_POST = `mutation ($input: UpdatePostInput!) {
+  updatePost(input: $input) { __typename ... on UpdatePostSuccess { post { id title version } } ${ERROR_FIELDS} }
+}`;
+const DELETE_POST = `mutation ($input: DeletePostInput!) {
+  deletePost(input: $input) { __typename ... on DeletePostSuccess { postId } ${ERROR_FIELDS} }
+}`;
+
 const result = (raw: Raw) => Object.values(raw.body.data ?? {})[0] as any;
 const errorCode = (raw: Raw) => raw.body.errors?.[0]?.extensions?.code;
 const uniqueKey = (label: string) => `${label}-${crypto.randomUUID()}`;
@@ -323,6 +331,30 @@ describe('effect layer: a retry that re-executes after a crash applies nothing t
     await simulateCrashAfterEffect('alice', key);
     const stale = await send(UPDATE_PACKAGE, { input }, { token: alice, key });
     expect(result(stale).code).toBe('CONFLICT');
+  });
+
+  it('updatePost: success, not CONFLICT, while no other edit followed', async () => {
+    const created = await send(CREATE_POST, { input: { title: 'to edit', body: 'b', packageName: 'idem' } }, { token: alice });
+    const key = uniqueKey('crash-edit-post');
+    const input = { postId: result(created).post.id, expectedVersion: 1, title: 'edited' };
+    expect(result(await send(UPDATE_POST, { input }, { token: alice, key })).post.version).toBe(2);
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(UPDATE_POST, { input }, { token: alice, key });
+    expect(result(retried).__typename).toBe('UpdatePostSuccess');
+    expect(result(retried).post).toMatchObject({ title: 'edited', version: 2 });
+  });
+
+  it('deletePost: a re-execution finds the post gone (NOT_FOUND, the documented window) and uncounts nothing twice', async () => {
+    const created = await send(CREATE_POST, { input: { title: 'to delete', body: 'b', packageName: 'idem' } }, { token: alice });
+    const key = uniqueKey('crash-delete');
+    const input = { postId: result(created).post.id, expectedVersion: 1 };
+    expect(result(await send(DELETE_POST, { input }, { token: alice, key })).__typename).toBe('DeletePostSuccess');
+    const pkgBefore = (await api.db.collection('packages').findOne({ _id: 'idem' as never }))!;
+    const statsBefore = await stats();
+    await simulateCrashAfterEffect('alice', key);
+    expect(result(await send(DELETE_POST, { input }, { token: alice, key })).code).toBe('NOT_FOUND');
+    expect((await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount).toBe(pkgBefore.postCount);
+    expect(await stats()).toEqual(statsBefore);
   });
 
   it('likePost and addKeywords are idempotent by construction', async () => {
