@@ -82,4 +82,11 @@ export function assertStartupConfig(env: Env = readEnv()): void {
   if (!env.MONGODB_URI) missing.push('MONGODB_URI');
   if (missing.length > 0) throw new Error(`Refusing to start in production: set ${missing.join(' and ')}.`);
   if (env.DB_TRACE === '1') throw new Error('Refusing to start in production: DB_TRACE exposes database commands; unset it.');
+  if (env.AUTH_JWKS_URL) {
+    // A hosted identity provider signs tokens for many applications: without iss and aud checks any of them would do.
+    if (!env.AUTH_ISSUER || !env.AUTH_AUDIENCE) {
+      throw new Error('Refusing to start in production: AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE.');
+    }
+    if (!env.AUTH_JWKS_URL.startsWith('https://')) throw new Error('Refusing to start in production: AUTH_JWKS_URL must be https.');
+  }
 }

@@ -1,7 +1,8 @@
 // Verifies bearer tokens (HS256 with AUTH_JWT_SECRET, or RS256/ES256 from AUTH_JWKS_URL) and signs dev tokens.
 import { GraphQLError } from 'graphql';
-import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { readEnv } from '../env.js';
+import { logger } from '../logger.js';
 
 export interface Viewer {
   id: string;
@@ -25,8 +26,16 @@ export async function readViewer(authorization: string | null): Promise<Viewer |
   let payload: JWTPayload;
   try {
     payload = await verifyToken(match[1]!);
-  } catch {
-    throw unauthenticated('The token is invalid or expired.');
+  } catch (error) {
+    if (error instanceof errors.JWTExpired) throw unauthenticated('The token has expired.');
+    if (isKeySetUnavailable(error)) {
+      // Not the client's fault: the identity provider's key set could not be fetched, so nobody can be verified now.
+      logger.error({ err: error }, 'token key set unavailable');
+      throw new GraphQLError('Token verification is unavailable right now; retry shortly.', {
+        extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503 } },
+      });
+    }
+    throw unauthenticated('The token is invalid.');
   }
   const id = payload.sub;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_USER_ID_LENGTH) {
@@ -36,11 +45,23 @@ export async function readViewer(authorization: string | null): Promise<Viewer |
   return { id, name };
 }
 
+/** A failure to fetch or read the remote key set, as opposed to a bad token. */
+function isKeySetUnavailable(error: unknown): boolean {
+  return error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || !(error instanceof errors.JOSEError);
+}
+
+// A few seconds of leeway for exp and nbf, so clocks of the issuer and of instances that differ slightly agree.
+const CLOCK_TOLERANCE_SECONDS = 5;
+
 async function verifyToken(token: string): Promise<JWTPayload> {
   const env = readEnv();
-  const options = {
+  // jose checks the signature, alg against the allow-list below (so never "none"), exp and nbf, and iss/aud when set;
+  // exp is required so that no token is valid forever.
+  const options: JWTVerifyOptions = {
     issuer: env.AUTH_ISSUER,
     audience: env.AUTH_AUDIENCE,
+    requiredClaims: ['exp', 'sub'],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
   };
   if (env.AUTH_JWKS_URL) {
     if (remoteKeys?.url !== env.AUTH_JWKS_URL) {
@@ -50,11 +71,22 @@ async function verifyToken(token: string): Promise<JWTPayload> {
     return payload;
   }
   if (!env.AUTH_JWT_SECRET) throw new Error('No AUTH_JWT_SECRET or AUTH_JWKS_URL configured');
-  const { payload } = await jwtVerify(token, new TextEncoder().encode(env.AUTH_JWT_SECRET), {
+  const { payload } = await jwtVerify(token, await hmacKey(env.AUTH_JWT_SECRET), {
     ...options,
     algorithms: ['HS256'],
   });
   return payload;
+}
+
+// The imported HMAC key, kept per instance: importing it again for every request costs more than verifying.
+let cachedHmacKey: { secret: string; key: Promise<CryptoKey> } | undefined;
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  if (cachedHmacKey?.secret !== secret) {
+    const key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    cachedHmacKey = { secret, key };
+  }
+  return cachedHmacKey.key;
 }
 
 /** Signs an HS256 token for a user with the configured secret (dev server, `npm run token`, tests). */
