@@ -7,6 +7,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import type { Context } from './context.js';
+import { noteTypedErrorResult } from './security/request-log.plugin.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -30,6 +31,8 @@ export const builder = new SchemaBuilder<{
   errors: {
     // Every mutation field lists its own error types; the union is the field's "Result" type.
     directResult: true,
+    // Typed error results are data, not GraphQL errors: the request log learns their codes here.
+    onResolvedError: noteTypedErrorResult,
   },
   relay: {
     clientMutationId: 'omit',

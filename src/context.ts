@@ -4,6 +4,7 @@ import type { YogaInitialContext } from 'graphql-yoga';
 import { getDb } from './db/client.js';
 import { readViewer, type Viewer } from './auth/token.js';
 import type { DbOp } from './db/trace.js';
+import { requestIdOf } from './security/request-id.js';
 
 export interface Context {
   db: Db;
@@ -24,7 +25,7 @@ export async function createContext({ request }: YogaInitialContext): Promise<Co
   return {
     db: getDb(),
     viewer: await readViewer(request.headers.get('authorization')),
-    requestId: request.headers.get('x-request-id') ?? crypto.randomUUID(),
+    requestId: requestIdOf(request),
     clientIp: readClientIp(request.headers),
     dbOps: [],
     idempotencyKey: null,

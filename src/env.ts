@@ -1,5 +1,6 @@
 // Reads environment variables lazily and checks them once, so importing a module never throws.
 import { z } from 'zod';
+import { parseOriginPatterns } from './security/origin-patterns.js';
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -13,11 +14,42 @@ const EnvSchema = z.object({
   VERCEL_ENV: z.string().optional(),
   VERCEL_GIT_COMMIT_REF: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  // Security settings (docs/security.md); unset means the documented default.
+  MAX_BODY_BYTES: positiveInt(),
+  MAX_DEPTH: positiveInt(),
+  MAX_ALIASES: positiveInt(),
+  MAX_TOKENS: positiveInt(),
+  MAX_DIRECTIVES: positiveInt(),
+  MAX_COST: positiveInt(),
+  GRAPHQL_INTROSPECTION: z.enum(['0', '1']).optional(),
+  GRAPHIQL: z.enum(['0', '1']).optional(),
+  CORS_ORIGINS: z.string().optional().superRefine(refineWith(parseOriginPatterns)),
+  PERSISTED_OPERATIONS: z.enum(['optional', 'required', 'strict']).optional(),
   // Idempotency keys (docs/idempotency.md): how long a key is remembered, the window in which clients may retry;
   // and how long a started execution holds its key before a retry may take it over after a crash.
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(1).default(24 * 60 * 60),
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
 });
+
+function positiveInt() {
+  return z
+    .string()
+    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive whole number')
+    .transform(Number)
+    .optional();
+}
+
+/** Runs a parser that throws on bad syntax as a zod check, so a bad value is reported with the others at startup. */
+function refineWith(parse: (value: string) => unknown) {
+  return (value: string | undefined, ctx: z.RefinementCtx) => {
+    if (value === undefined) return;
+    try {
+      parse(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  };
+}
 
 export type Env = z.infer<typeof EnvSchema>;
 

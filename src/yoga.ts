@@ -5,8 +5,9 @@ import { useDbTrace } from './db/db-trace.plugin.js';
 import { useIdempotencyKeys } from './idempotency/idempotency.plugin.js';
 import { logger } from './logger.js';
 import { schema } from './schema.js';
-
-const production = process.env.NODE_ENV === 'production';
+import { corsOptions } from './security/origin.plugin.js';
+import { securityPlugins } from './security/security.plugins.js';
+import { securitySettings } from './security/settings.js';
 
 export const yoga = createYoga<Record<string, unknown>, Context>({
   schema,
@@ -15,7 +16,13 @@ export const yoga = createYoga<Record<string, unknown>, Context>({
   // Unexpected errors reach clients as "Unexpected error." and are logged in full; typed results are data.
   maskedErrors: { isDev: false },
   logging: logger,
-  graphiql: !production,
+  // Settings are read per request (src/security/settings.ts), so importing this module never reads the environment.
+  graphiql: () => securitySettings().graphiql,
   landingPage: false,
-  plugins: [useDbTrace(), useIdempotencyKeys()],
+  cors: corsOptions,
+  // One operation per request: a batch would multiply every per-operation limit.
+  batching: false,
+  // Replaced by the MAX_BODY_BYTES check in securityPlugins(), which answers 413 the same way.
+  maxRequestBodySize: false,
+  plugins: [...securityPlugins(), useDbTrace(), useIdempotencyKeys()],
 });

@@ -1,0 +1,64 @@
+// `first`/`last` outside 0..100 are refused before execution starts: written inline, by a validation rule (ahead
+// of the cost limit, so the clearer message comes first); passed as variables, before any resolver runs. Resolvers
+// check again (src/pagination.ts).
+import {
+  type ASTVisitor,
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLSchema,
+  TypeInfo,
+  type ValidationContext,
+  valueFromAST,
+  visit,
+  visitWithTypeInfo,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { MAX_PAGE_SIZE } from '../pagination.js';
+
+const PAGE_ARGUMENTS = new Set(['first', 'last']);
+
+function pageSizeError(name: string): GraphQLError {
+  return new GraphQLError(`"${name}" must be between 0 and ${MAX_PAGE_SIZE}.`, { extensions: { code: 'BAD_USER_INPUT' } });
+}
+
+/** The first `first`/`last` argument whose value is outside 0..100, given the variables (null: inline values only). */
+export function findOversizedPage(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | null): GraphQLError | null {
+  const typeInfo = new TypeInfo(schema);
+  let problem: GraphQLError | null = null;
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      Argument(node) {
+        const argument = typeInfo.getArgument();
+        if (problem !== null || !argument || !PAGE_ARGUMENTS.has(argument.name)) return;
+        if (variables === null && node.value.kind === 'Variable') return;
+        // Variables are not coerced yet: a value of the wrong type is left to GraphQL's own coercion error.
+        const value: unknown = valueFromAST(node.value, argument.type, variables ?? undefined);
+        if (typeof value === 'number' && (value < 0 || value > MAX_PAGE_SIZE)) problem = pageSizeError(argument.name);
+      },
+    }),
+  );
+  return problem;
+}
+
+/** Validation rule for inline page sizes; it reports on entering the document, before the other rules' operation checks. */
+function InlinePageSizeRule(context: ValidationContext): ASTVisitor {
+  return {
+    Document(node) {
+      const problem = findOversizedPage(context.getSchema(), node, null);
+      if (problem) context.reportError(problem);
+    },
+  };
+}
+
+export function usePageSizeLimit(): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(InlinePageSizeRule);
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      const problem = findOversizedPage(args.schema, args.document, (args.variableValues as Record<string, unknown> | undefined) ?? {});
+      if (problem) setResultAndStopExecution({ errors: [problem] });
+    },
+  };
+}
