@@ -1,6 +1,7 @@
 // Reads environment variables lazily and checks them once, so importing a module never throws.
 import { z } from 'zod';
 import { parseOriginPatterns } from './security/origin-patterns.js';
+import { parseRateLimits } from './security/rate-limit-rules.js';
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -15,6 +16,7 @@ const EnvSchema = z.object({
   VERCEL_GIT_COMMIT_REF: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   // Security settings (docs/security.md); unset means the documented default.
+  RATE_LIMITS: z.string().optional().superRefine(refineWith(parseRateLimits)),
   MAX_BODY_BYTES: positiveInt(),
   MAX_DEPTH: positiveInt(),
   MAX_ALIASES: positiveInt(),

@@ -19,6 +19,8 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   ],
   // Idempotency keys remove themselves once expired (expiresAt = first use + IDEMPOTENCY_TTL_SECONDS).
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'idempotency_keys_ttl', expireAfterSeconds: 0 }],
+  // Rate-limit windows (src/security/rate-limit.ops.ts) delete themselves once their window has ended.
+  rateLimits: [{ key: { expiresAt: 1 }, name: 'rate_limits_ttl', expireAfterSeconds: 0 }],
 };
 
 /** Creates every index; idempotent, safe to run on every deploy. */

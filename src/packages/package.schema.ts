@@ -33,6 +33,7 @@ import {
   updatePackageIfVersion,
 } from './package.ops.js';
 import { ReleaseVersionSchema } from './release-version.js';
+import { enforceRateLimit } from '../security/rate-limit.js';
 
 export const Release = builder.objectRef<ReleaseDoc>('Release').implement({
   fields: (t) => ({
@@ -189,6 +190,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreatePackageInput, required: true }) },
     errors: { types: [ValidationError, AlreadyExistsError, RateLimitedError], union: { name: 'CreatePackageResult' } },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'createPackage');
       const input = parseInput(CreatePackageInputSchema, args.input);
       await ensureUser(ctx.db, ctx.viewer!);
       const created = unwrap(
@@ -212,6 +214,7 @@ builder.mutationFields((t) => ({
       union: { name: 'PublishReleaseResult' },
     },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'publishRelease');
       const input = parseInput(PublishReleaseInputSchema, args.input);
       await ensureUser(ctx.db, ctx.viewer!);
       const published = unwrap(
@@ -241,6 +244,7 @@ builder.mutationFields((t) => ({
       union: { name: 'UpdatePackageResult' },
     },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'updatePackage');
       const input = parseInput(UpdatePackageInputSchema, args.input);
       await ensureUser(ctx.db, ctx.viewer!);
       const updated = unwrap(
@@ -268,6 +272,7 @@ builder.mutationFields((t) => ({
       union: { name: 'AddKeywordsResult' },
     },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'addKeywords');
       const input = parseInput(AddKeywordsInputSchema, args.input);
       const keywords = [...new Set(input.keywords)];
       await ensureUser(ctx.db, ctx.viewer!);

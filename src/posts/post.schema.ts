@@ -12,6 +12,7 @@ import { ensureUser } from '../users/user.ops.js';
 import { incrementStat } from '../stats/stats.ops.js';
 import { Package } from '../packages/package.schema.js';
 import { countPackagePost, uncountPackagePost } from '../packages/package.ops.js';
+import { enforceRateLimit } from '../security/rate-limit.js';
 import { normalizePackageName, PackageNameSchema } from '../packages/package-name.js';
 import {
   addLike,
@@ -150,6 +151,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreatePostInput, required: true }) },
     errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'CreatePostResult' } },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'createPost');
       const input = parseInput(CreatePostInputSchema, args.input);
       const packageName = normalizePackageName(input.packageName);
       await ensureUser(ctx.db, ctx.viewer!);
@@ -177,6 +179,7 @@ builder.mutationFields((t) => ({
       union: { name: 'UpdatePostResult' },
     },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'updatePost');
       const input = parseInput(UpdatePostInputSchema, { ...args.input, postId: String(args.input.postId) });
       await ensureUser(ctx.db, ctx.viewer!);
       // Authorship is part of the write's filter, not a check before it: no read can go stale between the two.
@@ -206,6 +209,7 @@ builder.mutationFields((t) => ({
       union: { name: 'DeletePostResult' },
     },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'deletePost');
       const input = parseInput(DeletePostInputSchema, { ...args.input, postId: String(args.input.postId) });
       await ensureUser(ctx.db, ctx.viewer!);
       const { packageName } = unwrap(
@@ -223,6 +227,7 @@ builder.mutationFields((t) => ({
     args: { postId: t.arg.id({ required: true }) },
     errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'LikePostResult' } },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'likePost');
       const postId = parseInput(PostIdSchema, String(args.postId));
       await ensureUser(ctx.db, ctx.viewer!);
       return { post: unwrap(await addLike(ctx.db, postId, ctx.viewer!.id)) };
@@ -234,6 +239,7 @@ builder.mutationFields((t) => ({
     args: { postId: t.arg.id({ required: true }) },
     errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'UnlikePostResult' } },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'unlikePost');
       const postId = parseInput(PostIdSchema, String(args.postId));
       await ensureUser(ctx.db, ctx.viewer!);
       return { post: unwrap(await removeLike(ctx.db, postId, ctx.viewer!.id)) };
@@ -245,6 +251,7 @@ builder.mutationFields((t) => ({
     args: { postId: t.arg.id({ required: true }) },
     errors: { types: [ValidationError, NotFoundError, RateLimitedError], union: { name: 'RecordViewResult' } },
     resolve: async (_root, args, ctx) => {
+      await enforceRateLimit(ctx, 'recordView');
       const postId = parseInput(PostIdSchema, String(args.postId));
       return { post: unwrap(await addView(ctx.db, postId, ctx.viewer?.id ?? null, ctx.idempotencyKey)) };
     },

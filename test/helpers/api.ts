@@ -30,7 +30,8 @@ export interface TestApi {
 export async function startApi(prefix: string, env: Record<string, string> = {}): Promise<TestApi> {
   const dbName = uniqueDbName(prefix);
   const mongoUri = getTestMongoUri();
-  Object.assign(process.env, { MONGODB_URI: mongoUri, MONGODB_DB: dbName, AUTH_JWT_SECRET: TEST_JWT_SECRET, DB_TRACE: '1' }, env);
+  // Rate limits are off unless a test turns them on (test/security/): suites fire hundreds of calls as one user.
+  Object.assign(process.env, { MONGODB_URI: mongoUri, MONGODB_DB: dbName, AUTH_JWT_SECRET: TEST_JWT_SECRET, DB_TRACE: '1', RATE_LIMITS: 'off' }, env);
   resetEnv();
   const client = new MongoClient(mongoUri);
   const db = client.db(dbName);
