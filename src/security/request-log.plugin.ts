@@ -30,7 +30,8 @@ export function noteTypedErrorResult(error: Error): void {
 
 function noteErrors(record: RequestRecord, errors: readonly GraphQLError[] | undefined): void {
   for (const error of errors ?? []) {
-    const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNCODED';
+    const http = error.extensions?.http as { status?: number } | undefined;
+    const code = typeof error.extensions?.code === 'string' ? error.extensions.code : http?.status ? `HTTP_${http.status}` : 'UNCODED';
     if (code === 'INTERNAL_SERVER_ERROR' || error.extensions?.unexpected) record.unexpected = true;
     record.errorCodes.push(code);
   }
@@ -78,7 +79,8 @@ export function useRequestLog(): Plugin {
         operation: record.operation,
         operationType: record.operationType,
         userId: record.userId,
-        outcome: unexpected ? 'unexpected' : (codes[0] ?? 'success'),
+        // A refusal answered before any GraphQL result (a disallowed Origin) has only its status to show.
+        outcome: unexpected ? 'unexpected' : (codes[0] ?? (response.status >= 400 ? `HTTP_${response.status}` : 'success')),
         ...(codes.length > 1 ? { codes } : {}),
         status: response.status,
         durationMs: Math.round(performance.now() - record.startedAt),
