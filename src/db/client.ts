@@ -6,7 +6,9 @@ import { attachDbTrace } from './trace.js';
 
 // Module scope survives between invocations of a warm serverless instance, so the pool (and its
 // connections) is reused instead of reconnecting per request; globalThis keeps it across dev reloads.
-const globalCache = globalThis as typeof globalThis & { __registryMongo?: { uri: string; client: MongoClient } };
+const globalCache = globalThis as typeof globalThis & {
+  __registryMongo?: { uri: string; client: MongoClient; dbs: Map<string, Db> };
+};
 
 export function getMongoClient(): MongoClient {
   const env = readEnv();
@@ -23,12 +25,21 @@ export function getMongoClient(): MongoClient {
   if (env.DB_TRACE === '1') attachDbTrace(client);
   // On Vercel this lets the function be suspended without leaking the pool's sockets; elsewhere it is a no-op.
   attachDatabasePool(client);
-  globalCache.__registryMongo = { uri, client };
+  globalCache.__registryMongo = { uri, client, dbs: new Map() };
   return client;
 }
 
 export function getDb(): Db {
-  return getMongoClient().db(resolveDatabaseName());
+  const client = getMongoClient();
+  const name = resolveDatabaseName();
+  // client.db() builds a new Db (resolving every option) on each call; every request needs one, so keep them.
+  const dbs = globalCache.__registryMongo!.dbs;
+  let db = dbs.get(name);
+  if (!db) {
+    db = client.db(name);
+    dbs.set(name, db);
+  }
+  return db;
 }
 
 /** Closes the cached client (dev server shutdown, tests). */
