@@ -8,7 +8,7 @@ export interface BenchOptions {
   instances: number;
   connections: number;
   counts: ScenarioCounts;
-  /** Requests per variant sent before measuring, so every instance runs optimized code. */
+  /** Views and likes per instance through GraphQL and through the JSON endpoint before measuring (optimized code). */
   warmUpRequests: number;
   coldStartRuns: number;
   /** Only the scenarios whose names contain one of these (default: all). */
@@ -58,7 +58,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     instances: positiveInt(values.instances, 4, 'instances'),
     connections: positiveInt(values.connections, 64, 'connections'),
     counts: { ...base, views },
-    warmUpRequests: values.quick ? 1_000 : 5_000,
+    warmUpRequests: values.quick ? 250 : 2_000,
     coldStartRuns: values.quick ? 3 : 7,
     only: values.only ? values.only.split(',').filter(Boolean) : [],
     outDir: values.out ?? 'bench/results',

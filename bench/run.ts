@@ -37,7 +37,7 @@ try {
     cpu: { instances: cluster.instancePids, db: cluster.dbPid },
     log,
   };
-  log(`warming up: ${options.warmUpRequests} recordView requests through GraphQL and through the JSON endpoint`);
+  log(`warming up: ${options.warmUpRequests} views and likes per instance through GraphQL and through the JSON endpoint`);
   await warmUp(env, options.warmUpRequests);
 
   const results: VariantResult[] = [];
