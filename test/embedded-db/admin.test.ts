@@ -1,7 +1,7 @@
 // Collection/database commands and command-level errors (unknown command, refused options, invalid documents).
-import { MongoClient, MongoServerError, type Db } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, uniqueDbName, usingEmbeddedDb } from '../helpers/db.js';
+import { getTestMongoUri, serverError, uniqueDbName, usingEmbeddedDb } from '../helpers/db.js';
 
 let client: MongoClient;
 let db: Db;
@@ -17,21 +17,11 @@ afterAll(async () => {
   await client?.close();
 });
 
-async function commandError(p: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MongoServerError) return err;
-    throw err;
-  }
-  throw new Error('expected a server error');
-}
-
 describe('collections and databases', () => {
   it('create, listCollections, rename, drop', async () => {
     await db.createCollection('alpha');
     // mongod releases differ on re-creating an identical collection; the embedded server answers NamespaceExists.
-    if (usingEmbeddedDb()) expect((await commandError(db.createCollection('alpha'))).code).toBe(48);
+    if (usingEmbeddedDb()) expect((await serverError(db.createCollection('alpha'))).code).toBe(48);
     await db.collection('beta').insertOne({ b: 1 });
     const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
     expect(names).toEqual(['alpha', 'beta']);
@@ -70,7 +60,7 @@ describe('collections and databases', () => {
 
 describe('command errors', () => {
   it('an unknown command is CommandNotFound (59)', async () => {
-    const err = await commandError(db.command({ frobnicate: 1 }));
+    const err = await serverError(db.command({ frobnicate: 1 }));
     expect(err.code).toBe(59);
     expect(err.codeName).toBe('CommandNotFound');
     expect(err.message).toBe("no such command: 'frobnicate'");
@@ -91,14 +81,14 @@ describe('command errors', () => {
   it.skipIf(!usingEmbeddedDb())('options that would change semantics are refused with 115', async () => {
     const c = db.collection('opts');
     await c.insertOne({ a: 'x' });
-    const collation = await commandError(c.find({}, { collation: { locale: 'en', strength: 2 } }).toArray());
+    const collation = await serverError(c.find({}, { collation: { locale: 'en', strength: 2 } }).toArray());
     expect(collation.code).toBe(115);
     expect(collation.message).toMatch(/collation/);
-    const capped = await commandError(db.createCollection('capped', { capped: true, size: 4096 }));
+    const capped = await serverError(db.createCollection('capped', { capped: true, size: 4096 }));
     expect(capped.code).toBe(115);
-    const changeStream = await commandError(c.aggregate([{ $changeStream: {} }]).toArray());
+    const changeStream = await serverError(c.aggregate([{ $changeStream: {} }]).toArray());
     expect(changeStream.code).toBe(115);
-    const where = await commandError(c.find({ $where: 'true' }).toArray());
+    const where = await serverError(c.find({ $where: 'true' }).toArray());
     expect(where.code).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 // Update semantics through the driver: operators, pipelines, upserts, findAndModify and the errors mongod reports.
-import { MongoClient, MongoServerError, ObjectId, type Collection, type Db, type Document } from 'mongodb';
+import { MongoClient, ObjectId, type Collection, type Db, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
+import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
 
 let client: MongoClient;
 let db: Db;
@@ -18,16 +18,6 @@ afterAll(async () => {
   await db?.dropDatabase();
   await client?.close();
 });
-
-async function serverError(p: Promise<unknown>): Promise<MongoServerError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof MongoServerError) return err;
-    throw err;
-  }
-  throw new Error('expected a server error');
-}
 
 describe('update operators', () => {
   it('$push with $each/$sort/$slice/$position, $addToSet, $pull, $pop', async () => {

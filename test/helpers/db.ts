@@ -1,5 +1,6 @@
 // Test helpers for reaching the database: the URI of the run's MongoDB (real or embedded) and per-file database names.
 import { randomBytes } from 'node:crypto';
+import { MongoServerError } from 'mongodb';
 import { inject } from 'vitest';
 
 /** The MongoDB URI tests should use: MONGODB_URI when set, else the embedded server started by test/global-setup.ts. */
@@ -27,4 +28,15 @@ function safeInject<K extends 'mongoUri' | 'mongoIsEmbedded'>(key: K): ReturnTyp
 export function uniqueDbName(prefix: string): string {
   const clean = prefix.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40) || 'test';
   return `${clean}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`.slice(0, 63);
+}
+
+/** The MongoServerError the promise rejects with; fails the test if it resolves or rejects with anything else. */
+export async function serverError(p: Promise<unknown>): Promise<MongoServerError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof MongoServerError) return err;
+    throw err;
+  }
+  throw new Error('expected a server error');
 }
