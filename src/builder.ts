@@ -7,7 +7,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import type { Context } from './context.js';
-import { noteTypedErrorResult } from './security/request-log.plugin.js';
+import { TypedErrorLog } from './security/typed-error-log.pothos-plugin.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -17,8 +17,9 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
 }>({
-  // Scope-auth first, so authentication is checked before any other plugin wraps the resolver.
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  // Scope-auth first, so authentication is checked before any other plugin wraps the resolver; the typed-error log
+  // wraps the errors plugin, so it sees the error objects that plugin turns into results.
+  plugins: [ScopeAuthPlugin, TypedErrorLog, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
   // Fields are non-null unless they say otherwise, so the SDL states what clients can rely on.
   defaultFieldNullability: false,
   scopeAuth: {
@@ -31,8 +32,6 @@ export const builder = new SchemaBuilder<{
   errors: {
     // Every mutation field lists its own error types; the union is the field's "Result" type.
     directResult: true,
-    // Typed error results are data, not GraphQL errors: the request log learns their codes here.
-    onResolvedError: noteTypedErrorResult,
   },
   relay: {
     clientMutationId: 'omit',

@@ -5,8 +5,9 @@ import { getDb } from './db/client.js';
 import { readViewer, type Viewer } from './auth/token.js';
 import type { DbOp } from './db/trace.js';
 import { requestIdOf } from './security/request-id.js';
+import type { TypedErrorCodes } from './security/typed-error-log.pothos-plugin.js';
 
-export interface Context {
+export interface Context extends TypedErrorCodes {
   db: Db;
   /** The authenticated user, or null for anonymous requests. */
   viewer: Viewer | null;
@@ -29,6 +30,7 @@ export async function createContext({ request }: YogaInitialContext): Promise<Co
     clientIp: readClientIp(request.headers),
     dbOps: [],
     idempotencyKey: null,
+    typedErrorCodes: [],
   };
 }
 

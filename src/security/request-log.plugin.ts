@@ -1,6 +1,5 @@
 // One structured log line per request: request id, operation, user id, outcome (success, an error code, or
 // unexpected), HTTP status and duration. Never the token, the variables or the body.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
@@ -12,7 +11,7 @@ interface RequestRecord {
   operation: string | null;
   operationType: string | null;
   userId: string | null;
-  /** Typed error results (RATE_LIMITED, FORBIDDEN, ...) returned by resolvers. */
+  /** Typed error results (RATE_LIMITED, FORBIDDEN, ...) returned by resolvers: the context's typedErrorCodes. */
   resultCodes: string[];
   /** Codes of GraphQL errors in the response (UNAUTHENTICATED, GRAPHQL_VALIDATION_FAILED, ...). */
   errorCodes: string[];
@@ -20,13 +19,6 @@ interface RequestRecord {
 }
 
 const records = new WeakMap<Request, RequestRecord>();
-const executing = new AsyncLocalStorage<RequestRecord>();
-
-/** Notes a typed error result of the executing request; the errors plugin calls it (builder.ts onResolvedError). */
-export function noteTypedErrorResult(error: Error): void {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') executing.getStore()?.resultCodes.push(code);
-}
 
 function noteErrors(record: RequestRecord, errors: readonly GraphQLError[] | undefined): void {
   for (const error of errors ?? []) {
@@ -50,7 +42,7 @@ export function useRequestLog(): Plugin {
         unexpected: false,
       });
     },
-    onExecute({ args, executeFn, setExecuteFn }) {
+    onExecute({ args }) {
       const context = args.contextValue as unknown as Context & { request: Request };
       const record = records.get(context.request);
       if (!record) return;
@@ -58,7 +50,8 @@ export function useRequestLog(): Plugin {
       record.operation = operation?.name?.value ?? args.operationName ?? null;
       record.operationType = operation?.operation ?? null;
       record.userId = context.viewer?.id ?? null;
-      setExecuteFn((executeArgs) => executing.run(record, () => executeFn(executeArgs)));
+      // The typed-error-log Pothos plugin pushes into this list while the operation executes.
+      record.resultCodes = context.typedErrorCodes;
     },
     onResultProcess({ request, result }) {
       const record = records.get(request);
