@@ -38,9 +38,18 @@ function armorPlugins(): { key: string; plugins: ArmorPlugin[] } {
   return cached;
 }
 
+// Armor builds a fresh closure of each rule on every request. The name already encodes the limits and the plugin's
+// position, so the first rule built under a name serves every later request with that name: one wrapper, no
+// per-request renaming.
+const namedRules = new Map<string, ValidationRule>();
+
 function named(rule: ValidationRule, name: string): ValidationRule {
-  const wrapped: ValidationRule = (context) => rule(context);
-  Object.defineProperty(wrapped, 'name', { value: name });
+  let wrapped = namedRules.get(name);
+  if (!wrapped) {
+    wrapped = (context) => rule(context);
+    Object.defineProperty(wrapped, 'name', { value: name });
+    namedRules.set(name, wrapped);
+  }
   return wrapped;
 }
 
