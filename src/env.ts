@@ -1,56 +1,51 @@
 // Reads environment variables lazily and checks them once, so importing a module never throws.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { parseOriginPatterns } from './security/origin-patterns.js';
 import { parseRateLimits } from './security/rate-limit-rules.js';
 
 const EnvSchema = z.object({
-  NODE_ENV: z.string().default('development'),
-  MONGODB_URI: z.string().optional(),
-  MONGODB_DB: z.string().optional(),
-  AUTH_JWT_SECRET: z.string().min(32, 'AUTH_JWT_SECRET must be at least 32 characters').optional(),
-  AUTH_JWKS_URL: z.url().optional(),
-  AUTH_ISSUER: z.string().optional(),
-  AUTH_AUDIENCE: z.string().optional(),
-  DB_TRACE: z.enum(['0', '1']).optional(),
-  VERCEL_ENV: z.string().optional(),
-  VERCEL_GIT_COMMIT_REF: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+  NODE_ENV: z._default(z.string(), 'development'),
+  MONGODB_URI: z.optional(z.string()),
+  MONGODB_DB: z.optional(z.string()),
+  AUTH_JWT_SECRET: z.optional(z.string().check(z.minLength(32, 'AUTH_JWT_SECRET must be at least 32 characters'))),
+  AUTH_JWKS_URL: z.optional(z.url()),
+  AUTH_ISSUER: z.optional(z.string()),
+  AUTH_AUDIENCE: z.optional(z.string()),
+  DB_TRACE: z.optional(z.enum(['0', '1'])),
+  VERCEL_ENV: z.optional(z.string()),
+  VERCEL_GIT_COMMIT_REF: z.optional(z.string()),
+  LOG_LEVEL: z.optional(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   // Security settings (docs/security.md); unset means the documented default.
-  RATE_LIMITS: z.string().optional().superRefine(refineWith(parseRateLimits)),
+  RATE_LIMITS: z.optional(z.string().check(checkWith(parseRateLimits))),
   MAX_BODY_BYTES: positiveInt(),
   MAX_DEPTH: positiveInt(),
   MAX_ALIASES: positiveInt(),
   MAX_TOKENS: positiveInt(),
   MAX_DIRECTIVES: positiveInt(),
   MAX_COST: positiveInt(),
-  GRAPHQL_INTROSPECTION: z.enum(['0', '1']).optional(),
-  GRAPHIQL: z.enum(['0', '1']).optional(),
-  CORS_ORIGINS: z.string().optional().superRefine(refineWith(parseOriginPatterns)),
-  PERSISTED_OPERATIONS: z.enum(['optional', 'required', 'strict']).optional(),
+  GRAPHQL_INTROSPECTION: z.optional(z.enum(['0', '1'])),
+  GRAPHIQL: z.optional(z.enum(['0', '1'])),
+  CORS_ORIGINS: z.optional(z.string().check(checkWith(parseOriginPatterns))),
+  PERSISTED_OPERATIONS: z.optional(z.enum(['optional', 'required', 'strict'])),
   // Idempotency keys (docs/idempotency.md): how long a key is remembered, the window in which clients may retry;
   // and how long a started execution holds its key before a retry may take it over after a crash.
-  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(1).default(24 * 60 * 60),
-  IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).default(30),
+  IDEMPOTENCY_TTL_SECONDS: z._default(positiveInt(), 24 * 60 * 60),
+  IDEMPOTENCY_LEASE_SECONDS: z._default(positiveInt(), 30),
 });
 
 function positiveInt() {
-  return z
-    .string()
-    .regex(/^[1-9][0-9]{0,9}$/, 'must be a positive whole number')
-    .transform(Number)
-    .optional();
+  return z.optional(z.pipe(z.string().check(z.regex(/^[1-9][0-9]{0,9}$/, 'must be a positive whole number')), z.transform(Number)));
 }
 
 /** Runs a parser that throws on bad syntax as a zod check, so a bad value is reported with the others at startup. */
-function refineWith(parse: (value: string) => unknown) {
-  return (value: string | undefined, ctx: z.RefinementCtx) => {
-    if (value === undefined) return;
+function checkWith(parse: (value: string) => unknown) {
+  return z.superRefine((value: string, ctx) => {
     try {
       parse(value);
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: (error as Error).message });
     }
-  };
+  });
 }
 
 export type Env = z.infer<typeof EnvSchema>;

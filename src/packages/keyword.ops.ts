@@ -1,6 +1,6 @@
 // Keywords collection: one document per keyword slug, get-or-created by upsert against _id.
 import type { AnyBulkWriteOperation, Db } from 'mongodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { isDuplicateKeyError } from '../db/errors.js';
 
 export interface KeywordDoc {
@@ -9,13 +9,13 @@ export interface KeywordDoc {
 }
 
 /** A keyword as stored: lowercase letters, digits and single hyphens, 1-50 characters. */
-export const KeywordSchema = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .min(1, 'Keyword is empty')
-  .max(50, 'Keyword is at most 50 characters')
-  .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Keyword must be letters, digits and single hyphens');
+export const KeywordSchema = z.string().check(
+  z.trim(),
+  z.toLowerCase(),
+  z.minLength(1, 'Keyword is empty'),
+  z.maxLength(50, 'Keyword is at most 50 characters'),
+  z.regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'Keyword must be letters, digits and single hyphens'),
+);
 
 function keywords(db: Db) {
   return db.collection<KeywordDoc>('keywords');

@@ -2,7 +2,7 @@
 // updatePackage and addKeywords mutations. Thin: validate -> one atomic op -> shape.
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { builder } from '../builder.js';
 import {
   AlreadyExistsError,
@@ -129,8 +129,8 @@ const CreatePackageSuccess = packageSuccess('CreatePackageSuccess');
 const UpdatePackageSuccess = packageSuccess('UpdatePackageSuccess');
 const AddKeywordsSuccess = packageSuccess('AddKeywordsSuccess');
 
-const SummarySchema = z.string().trim().min(1, 'Summary is required').max(200, 'Summary is at most 200 characters');
-const DescriptionSchema = z.string().max(50_000, 'Description is at most 50,000 characters');
+const SummarySchema = z.string().check(z.trim(), z.minLength(1, 'Summary is required'), z.maxLength(200, 'Summary is at most 200 characters'));
+const DescriptionSchema = z.string().check(z.maxLength(50_000, 'Description is at most 50,000 characters'));
 
 const CreatePackageInput = builder.inputType('CreatePackageInput', {
   fields: (t) => ({
@@ -151,8 +151,8 @@ const PublishReleaseInput = builder.inputType('PublishReleaseInput', {
 const PublishReleaseInputSchema = z.object({
   packageName: PackageNameSchema,
   version: ReleaseVersionSchema,
-  sizeBytes: z.number().int().min(0, 'sizeBytes cannot be negative'),
-  notes: z.string().max(10_000, 'Notes are at most 10,000 characters').nullish(),
+  sizeBytes: z.int().check(z.minimum(0, 'sizeBytes cannot be negative')),
+  notes: z.nullish(z.string().check(z.maxLength(10_000, 'Notes are at most 10,000 characters'))),
 });
 
 const UpdatePackageInput = builder.inputType('UpdatePackageInput', {
@@ -166,11 +166,11 @@ const UpdatePackageInput = builder.inputType('UpdatePackageInput', {
 const UpdatePackageInputSchema = z
   .object({
     name: PackageNameSchema,
-    expectedVersion: z.number().int().min(1, 'expectedVersion starts at 1'),
-    summary: SummarySchema.nullish(),
-    description: DescriptionSchema.nullish(),
+    expectedVersion: z.int().check(z.minimum(1, 'expectedVersion starts at 1')),
+    summary: z.nullish(SummarySchema),
+    description: z.nullish(DescriptionSchema),
   })
-  .refine((input) => input.summary != null || input.description != null, 'Give a summary, a description or both');
+  .check(z.refine((input) => input.summary != null || input.description != null, 'Give a summary, a description or both'));
 
 const AddKeywordsInput = builder.inputType('AddKeywordsInput', {
   fields: (t) => ({
@@ -180,7 +180,7 @@ const AddKeywordsInput = builder.inputType('AddKeywordsInput', {
 });
 const AddKeywordsInputSchema = z.object({
   packageName: PackageNameSchema,
-  keywords: z.array(KeywordSchema).min(1, 'Give at least one keyword').max(20, 'At most 20 keywords at a time'),
+  keywords: z.array(KeywordSchema).check(z.minLength(1, 'Give at least one keyword'), z.maxLength(20, 'At most 20 keywords at a time')),
 });
 
 builder.mutationFields((t) => ({

@@ -1,19 +1,19 @@
 // Release versions are strict semver; sortKey turns semver precedence into a string MongoDB can sort on.
 import semver from 'semver';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 const PART_WIDTH = 16;
 
 /** Strict semver (no "v" prefix, no build metadata: versions that differ only in build metadata have equal precedence). */
-export const ReleaseVersionSchema = z
-  .string()
-  .max(256, 'Version is at most 256 characters')
-  .refine((v) => semver.valid(v) === v, 'Version must be valid semver such as 1.2.3 or 2.0.0-beta.1')
-  .refine((v) => !v.includes('+'), 'Build metadata (+...) is not allowed in a release version')
-  .refine((v) => {
+export const ReleaseVersionSchema = z.string().check(
+  z.maxLength(256, 'Version is at most 256 characters'),
+  z.refine((v) => semver.valid(v) === v, 'Version must be valid semver such as 1.2.3 or 2.0.0-beta.1'),
+  z.refine((v) => !v.includes('+'), 'Build metadata (+...) is not allowed in a release version'),
+  z.refine((v) => {
     const parsed = semver.parse(v);
     return parsed !== null && [parsed.major, parsed.minor, parsed.patch].every((n) => String(n).length <= PART_WIDTH);
-  }, `Each numeric part is at most ${PART_WIDTH} digits`);
+  }, `Each numeric part is at most ${PART_WIDTH} digits`),
+);
 
 function pad(n: number | string): string {
   return String(n).padStart(PART_WIDTH, '0');

@@ -2,7 +2,7 @@
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { ObjectId } from 'mongodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { builder } from '../builder.js';
 import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError, unwrap, ValidationError } from '../errors.js';
 import { parseInput } from '../validation.js';
@@ -45,10 +45,10 @@ export const Post = builder.objectRef<PostView>('Post').implement({
   }),
 });
 
-const PostIdSchema = z
-  .string()
-  .regex(/^[0-9a-f]{24}$/i, 'Post ids are 24 hexadecimal characters')
-  .transform((id) => new ObjectId(id));
+const PostIdSchema = z.pipe(
+  z.string().check(z.regex(/^[0-9a-f]{24}$/i, 'Post ids are 24 hexadecimal characters')),
+  z.transform((id: string) => new ObjectId(id)),
+);
 
 function parsePostCursor(cursor: string): ObjectId {
   if (!/^[0-9a-f]{24}$/i.test(cursor)) {
@@ -112,12 +112,12 @@ const CreatePostInput = builder.inputType('CreatePostInput', {
   }),
 });
 const CreatePostInputSchema = z.object({
-  title: z.string().trim().min(1, 'Title is required').max(200, 'Title is at most 200 characters'),
-  body: z.string().trim().min(1, 'Body is required').max(20_000, 'Body is at most 20,000 characters'),
+  title: z.string().check(z.trim(), z.minLength(1, 'Title is required'), z.maxLength(200, 'Title is at most 200 characters')),
+  body: z.string().check(z.trim(), z.minLength(1, 'Body is required'), z.maxLength(20_000, 'Body is at most 20,000 characters')),
   packageName: PackageNameSchema,
 });
 
-const ExpectedVersionSchema = z.number().int().min(1, 'expectedVersion starts at 1');
+const ExpectedVersionSchema = z.int().check(z.minimum(1, 'expectedVersion starts at 1'));
 
 const UpdatePostInput = builder.inputType('UpdatePostInput', {
   fields: (t) => ({
@@ -131,10 +131,10 @@ const UpdatePostInputSchema = z
   .object({
     postId: PostIdSchema,
     expectedVersion: ExpectedVersionSchema,
-    title: CreatePostInputSchema.shape.title.nullish(),
-    body: CreatePostInputSchema.shape.body.nullish(),
+    title: z.nullish(CreatePostInputSchema.shape.title),
+    body: z.nullish(CreatePostInputSchema.shape.body),
   })
-  .refine((input) => input.title != null || input.body != null, 'Give a title, a body or both');
+  .check(z.refine((input) => input.title != null || input.body != null, 'Give a title, a body or both'));
 
 const DeletePostInput = builder.inputType('DeletePostInput', {
   fields: (t) => ({
