@@ -36,3 +36,48 @@ export async function naiveUpdatePackage(db: Db, name: string, expectedVersion: 
   await packages.replaceOne({ _id: name }, { ...pkg, summary, version: pkg.version + 1 });
   return true;
 }
+
+interface NaivePackage {
+  _id: string;
+  releases: { version: string }[];
+  releaseCount: number;
+  keywords: string[];
+}
+
+/** Naive publishRelease: checks for the version and appends it in memory, then writes the whole list back. */
+export async function naivePublishRelease(db: Db, name: string, version: string): Promise<boolean> {
+  const packages = db.collection<NaivePackage>('packages');
+  const pkg = await packages.findOne({ _id: name });
+  if (!pkg || pkg.releases.some((r) => r.version === version)) return false;
+  const releases = [...pkg.releases, { version }];
+  await packages.updateOne({ _id: name }, { $set: { releases, releaseCount: releases.length } });
+  return true;
+}
+
+/** Naive addKeywords: merges the new keywords into the list it read and sets the merged list. */
+export async function naiveAddKeywords(db: Db, name: string, keywords: string[]): Promise<void> {
+  const packages = db.collection<NaivePackage>('packages');
+  const pkg = await packages.findOne({ _id: name });
+  if (!pkg) return;
+  await packages.updateOne({ _id: name }, { $set: { keywords: [...new Set([...pkg.keywords, ...keywords])] } });
+}
+
+/**
+ * Naive createPackage: "does the name exist? if not, insert" with a generated _id, as an ORM model with an
+ * auto-increment or ObjectId key and no unique index on the name would do. Every creator that checked before the
+ * first insert landed inserts too.
+ */
+export async function naiveCreatePackage(db: Db, collection: string, name: string): Promise<boolean> {
+  const packages = db.collection<{ name: string }>(collection);
+  if (await packages.findOne({ name })) return false;
+  await packages.insertOne({ name });
+  return true;
+}
+
+/** Naive post counting: createPost reads the package's postCount and writes back one more. */
+export async function naiveCountPackagePost(db: Db, name: string): Promise<void> {
+  const packages = db.collection<{ _id: string; postCount: number }>('packages');
+  const pkg = await packages.findOne({ _id: name });
+  if (!pkg) return;
+  await packages.updateOne({ _id: name }, { $set: { postCount: pkg.postCount + 1 } });
+}

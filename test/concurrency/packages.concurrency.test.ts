@@ -1,10 +1,10 @@
 // Parallel createPackage, publishRelease, updatePackage, addKeywords and first-write requests; invariants
-// read from the database, next to a naive optimistic update that lets every stale editor win.
+// read from the database, each next to a naive read-check-write variant raced the same way, which breaks it.
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { ADD_KEYWORDS, CREATE_PACKAGE, PUBLISH_RELEASE, REGISTRY_STATS, UPDATE_PACKAGE } from '../helpers/documents.js';
-import { naiveUpdatePackage } from './naive-ops.js';
+import { naiveAddKeywords, naiveCreatePackage, naivePublishRelease, naiveUpdatePackage } from './naive-ops.js';
 
 let api: TestApi;
 let owner: string;
@@ -42,6 +42,12 @@ describe('createPackage under concurrency', () => {
     expect(results.filter((r) => r.code === 'ALREADY_EXISTS')).toHaveLength(49);
     expect(await api.db.collection('packages').countDocuments({ _id: 'same-name' as never })).toBe(1);
     expect((await stats()).totalPackages).toBe(before.totalPackages + 1);
+  });
+
+  it('naive check-then-insert creates the same name several times (the test can fail)', async () => {
+    const created = await Promise.all(Array.from({ length: 50 }, () => naiveCreatePackage(api.db, 'naivePackages', 'same-name')));
+    expect(created.filter(Boolean).length).toBeGreaterThan(1);
+    expect(await api.db.collection('naivePackages').countDocuments({ name: 'same-name' })).toBeGreaterThan(1);
   });
 
   it('creates a first-time user exactly once under 50 concurrent first requests', async () => {
@@ -82,6 +88,15 @@ describe('publishRelease under concurrency', () => {
     expect(stored.releases.filter((r: { version: string }) => r.version === '99.0.0')).toHaveLength(1);
     expect(stored.releaseCount).toBe(stored.releases.length);
     expect((await stats()).totalReleases).toBe(before.totalReleases + 1);
+  });
+
+  it('naive read-append-write publish loses releases under the same race (the test can fail)', async () => {
+    await api.gql(CREATE_PACKAGE, { input: { name: 'naive-busy', summary: 's' } }, { token: owner });
+    const versions = Array.from({ length: 60 }, (_, i) => `1.0.${i}`);
+    const acknowledged = await Promise.all(shuffle(versions).map((version) => naivePublishRelease(api.db, 'naive-busy', version)));
+    const stored = (await api.db.collection('packages').findOne({ _id: 'naive-busy' as never }))!;
+    expect(acknowledged.filter(Boolean)).toHaveLength(60);
+    expect(stored.releases.length).toBeLessThan(60);
   });
 });
 
@@ -127,5 +142,12 @@ describe('addKeywords under concurrency', () => {
     for (const slug of stored.keywords) {
       expect(await api.db.collection('keywords').countDocuments({ _id: slug })).toBe(1);
     }
+  });
+
+  it('naive read-merge-write addKeywords loses keywords under the same race (the test can fail)', async () => {
+    await api.gql(CREATE_PACKAGE, { input: { name: 'naive-tags', summary: 's' } }, { token: owner });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => naiveAddKeywords(api.db, 'naive-tags', [`tag-${i}`])));
+    const stored = (await api.db.collection('packages').findOne({ _id: 'naive-tags' as never }))!;
+    expect(stored.keywords.length).toBeLessThan(50);
   });
 });

@@ -1,10 +1,10 @@
-// Parallel likePost, unlikePost and recordView requests; invariants read from the database, next to the
+// Parallel createPost, likePost, unlikePost and recordView requests; invariants read from the database, next to the
 // naive read-modify-write variants that lose updates under the same race.
 import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type TestApi } from '../helpers/api.js';
-import { CREATE_PACKAGE, CREATE_POST, LIKE_POST, RECORD_VIEW, UNLIKE_POST } from '../helpers/documents.js';
-import { naiveLikePost, naiveRecordView } from './naive-ops.js';
+import { CREATE_PACKAGE, CREATE_POST, LIKE_POST, RECORD_VIEW, REGISTRY_STATS, UNLIKE_POST } from '../helpers/documents.js';
+import { naiveCountPackagePost, naiveLikePost, naiveRecordView } from './naive-ops.js';
 
 const PARALLEL = 60;
 
@@ -28,6 +28,27 @@ async function newPost(title: string): Promise<{ id: string; oid: ObjectId }> {
 async function readPost(oid: ObjectId) {
   return (await api.db.collection('posts').findOne({ _id: oid }))!;
 }
+
+describe('createPost under concurrency', () => {
+  it(`creates ${PARALLEL} posts at once, each once, and counts every one on the package and in the totals`, async () => {
+    await api.gql(CREATE_PACKAGE, { input: { name: 'posted', summary: 's' } }, { token: author });
+    const before = (await api.gql(REGISTRY_STATS)).data!.registryStats.totalPosts;
+    const results = await Promise.all(
+      tokens.map((token, i) => api.gql(CREATE_POST, { input: { title: `Post ${i}`, body: 'b', packageName: 'posted' } }, { token })),
+    );
+    const ids = results.map((r) => r.data!.createPost.post.id);
+    expect(new Set(ids).size).toBe(PARALLEL);
+    expect(await api.db.collection('posts').countDocuments({ packageName: 'posted' })).toBe(PARALLEL);
+    expect((await api.db.collection('packages').findOne({ _id: 'posted' as never }))!.postCount).toBe(PARALLEL);
+    expect((await api.gql(REGISTRY_STATS)).data!.registryStats.totalPosts).toBe(before + PARALLEL);
+  });
+
+  it('naive read-increment-write post counting loses counts under the same race (the test can fail)', async () => {
+    await api.gql(CREATE_PACKAGE, { input: { name: 'naive-posted', summary: 's' } }, { token: author });
+    await Promise.all(tokens.map(() => naiveCountPackagePost(api.db, 'naive-posted')));
+    expect((await api.db.collection('packages').findOne({ _id: 'naive-posted' as never }))!.postCount).toBeLessThan(PARALLEL);
+  });
+});
 
 describe('likePost under concurrency', () => {
   it(`counts ${PARALLEL} distinct users liking at once exactly`, async () => {
