@@ -69,10 +69,6 @@ export function resetEnv(): void {
   cached = undefined;
 }
 
-export function isProduction(): boolean {
-  return readEnv().NODE_ENV === 'production';
-}
-
 /** Database name: production uses MONGODB_DB (default "registry"); previews get one database per branch. */
 export function resolveDatabaseName(env: Env = readEnv()): string {
   if (env.VERCEL_ENV === 'preview' && env.VERCEL_GIT_COMMIT_REF) {
