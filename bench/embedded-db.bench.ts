@@ -1,6 +1,9 @@
-// `npm run bench:db`: throughput/latency of updateOne({_id}, {$inc}) through the real driver against the embedded server.
+// `npm run bench:db`: throughput of updateOne({_id}, {$inc}) with and without the journal, kill -9 durability, and the planner's speed-up.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BSON, MongoClient } from 'mongodb';
 import { startEmbeddedDb } from '../src/embedded-db/server.js';
@@ -10,8 +13,8 @@ const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 20);
 const DOCS = 1000;
 
 /** Child mode: serve until the parent closes our stdin; answer "cpu" lines with our CPU time in µs. */
-async function serve(): Promise<void> {
-  const db = await startEmbeddedDb({ port: 0 });
+async function serve(dataDir: string | undefined): Promise<void> {
+  const db = await startEmbeddedDb({ port: 0, dataDir });
   console.log(db.uri);
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (line: string) => {
@@ -38,8 +41,9 @@ function serverCpu(child: ChildProcess): Promise<number> {
   });
 }
 
-async function startServerProcess(): Promise<{ uri: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startServerProcess(dataDir?: string): Promise<{ uri: string; child: ChildProcess }> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), '--serve', ...(dataDir ? ['--data-dir', dataDir] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const uri = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -56,7 +60,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
-async function run(uri: string, concurrency: number, ops: number, child?: ChildProcess): Promise<string> {
+interface Measured {
+  line: string;
+  rate: number;
+}
+
+async function run(uri: string, concurrency: number, ops: number, child?: ChildProcess): Promise<Measured> {
   const client = new MongoClient(uri, { maxPoolSize: Math.max(64, concurrency), minPoolSize: Math.min(concurrency, 64) });
   await client.connect();
   const coll = client.db('bench').collection<{ _id: number; n: number }>('counters');
@@ -94,14 +103,14 @@ async function run(uri: string, concurrency: number, ops: number, child?: ChildP
   } else {
     line += `; CPU per op (client + server): ${clientUs.toFixed(0)} µs`;
   }
-  return line;
+  return { line, rate };
 }
 
 /**
  * The same updates as raw OP_MSG frames over 64 sockets, with no driver in the loop: shows what the server
  * itself sustains, since on a 2-core machine the driver's own CPU cost is usually the limit.
  */
-async function runRaw(uri: string, concurrency: number, ops: number, child: ChildProcess): Promise<string> {
+async function runRaw(uri: string, concurrency: number, ops: number, child: ChildProcess): Promise<Measured> {
   const { hostname, port } = new URL(uri);
   const serverCpuBefore = await serverCpu(child);
   let sent = 0;
@@ -148,27 +157,135 @@ async function runRaw(uri: string, concurrency: number, ops: number, child: Chil
   });
   const elapsed = (performance.now() - started) / 1000;
   const serverUs = ((await serverCpu(child)) - serverCpuBefore) / ops;
-  return `raw OP_MSG, concurrency ${concurrency}: ${ops} ops in ${elapsed.toFixed(2)} s = ${Math.round(ops / elapsed)} ops/s; server CPU per op ${serverUs.toFixed(0)} µs`;
+  return {
+    line: `raw OP_MSG, concurrency ${concurrency}: ${ops} ops in ${elapsed.toFixed(2)} s = ${Math.round(ops / elapsed)} ops/s; server CPU per op ${serverUs.toFixed(0)} µs`,
+    rate: ops / elapsed,
+  };
+}
+
+/** Separate-process runs at concurrency 1 and 64 through the driver, then 64 raw sockets; `dataDir` turns the journal on. */
+async function processRuns(dataDir?: string): Promise<{ c64: number; raw64: number }> {
+  const { uri, child } = await startServerProcess(dataDir);
+  try {
+    console.log(dataDir ? 'server in a separate process, journal on (data dir, every write acknowledged after its group fsync):' : 'server in a separate process, in memory (no journal):');
+    let c64 = 0;
+    for (const c of [1, 64]) {
+      const m = await run(uri, c, c === 1 ? Math.min(OPS, 5000) : OPS, child);
+      console.log('  ' + m.line);
+      if (c === 64) c64 = m.rate;
+    }
+    const raw = await runRaw(uri, 64, OPS, child);
+    console.log('  ' + raw.line);
+    return { c64, raw64: raw.rate };
+  } finally {
+    child.stdin!.end();
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+const KILL_WRITERS = 16;
+
+/**
+ * kill -9 of `npm run db` (scripts/db.ts) at a random moment while 16 writers insert, then a restart: counts the
+ * acknowledged inserts that are missing. `journal: false` runs the old snapshot-on-stop mode for comparison.
+ */
+async function killRounds(rounds: number, journal: boolean): Promise<{ acked: number; lost: number }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'bench-kill-'));
+  const start = (): Promise<{ uri: string; child: ChildProcess }> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/db.ts', '--data-dir', dataDir, ...(journal ? [] : ['--no-journal'])], {
+      env: { ...process.env, DB_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n').find((l) => l.startsWith('mongodb://'));
+        if (line) resolve({ uri: line.trim(), child });
+      });
+      child.once('exit', (code) => reject(new Error(`scripts/db.ts exited with ${code}`)));
+    });
+  };
+  const acked: string[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const { uri, child } = await start();
+      const client = new MongoClient(uri, { maxPoolSize: KILL_WRITERS, serverSelectionTimeoutMS: 500 });
+      const coll = client.db('bench').collection<{ _id: string }>('durability');
+      let stop = false;
+      const writers = Array.from({ length: KILL_WRITERS }, async (_, w) => {
+        for (let i = 0; !stop; i++) {
+          const _id = `${round}-${w}-${i}`;
+          try {
+            await coll.insertOne({ _id });
+          } catch {
+            return;
+          }
+          acked.push(_id);
+        }
+      });
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1200));
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      stop = true;
+      await Promise.all(writers);
+      await client.close(true);
+    }
+    const { uri, child } = await start();
+    const client = new MongoClient(uri);
+    const present = await client.db('bench').collection<{ _id: string }>('durability').countDocuments({ _id: { $in: acked } });
+    await client.close();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    return { acked: acked.length, lost: acked.length - present };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--serve')) return serve();
-  console.log(`updateOne({_id}, {$inc}) x ${OPS} (max ${MAX_SECONDS}s per run), node ${process.version}`);
-  const { uri, child } = await startServerProcess();
-  try {
-    console.log('server in a separate process:');
-    for (const c of [1, 64]) console.log('  ' + (await run(uri, c, c === 1 ? Math.min(OPS, 5000) : OPS, child)));
-    console.log('  ' + (await runRaw(uri, 64, OPS, child)));
-  } finally {
-    child.stdin!.end();
+  const serveAt = process.argv.indexOf('--serve');
+  if (serveAt >= 0) {
+    const d = process.argv.indexOf('--data-dir');
+    return serve(d >= 0 ? process.argv[d + 1] : undefined);
   }
-  const inProcess = await startEmbeddedDb({ port: 0 });
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores: cpus().length, ops: OPS };
+  console.log(`updateOne({_id}, {$inc}) x ${OPS} (max ${MAX_SECONDS}s per run), node ${process.version}, ${cpus().length} cores`);
+  const memory = await processRuns();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'bench-journal-'));
+  let journaled: { c64: number; raw64: number };
   try {
-    console.log('server in the same process as the client:');
-    for (const c of [1, 64]) console.log('  ' + (await run(inProcess.uri, c, c === 1 ? Math.min(OPS, 5000) : OPS)));
+    journaled = await processRuns(dataDir);
   } finally {
-    await inProcess.stop();
+    await rm(dataDir, { recursive: true, force: true });
   }
+  const ratio = journaled.c64 / memory.c64;
+  const rawRatio = journaled.raw64 / memory.raw64;
+  console.log(`journal cost at concurrency 64: driver ${(ratio * 100).toFixed(0)}% of in-memory throughput, raw ${(rawRatio * 100).toFixed(0)}% (target >= 80%: ${ratio >= 0.8 ? 'met' : 'MISSED'})`);
+  results.throughput = { inMemory: memory, journal: journaled, ratioDriver: ratio, ratioRaw: rawRatio };
+
+  if (!process.argv.includes('--no-in-process')) {
+    const inProcess = await startEmbeddedDb({ port: 0 });
+    try {
+      console.log('server in the same process as the client (in memory):');
+      for (const c of [1, 64]) console.log('  ' + (await run(inProcess.uri, c, c === 1 ? Math.min(OPS, 5000) : OPS)).line);
+    } finally {
+      await inProcess.stop();
+    }
+  }
+
+  const rounds = Number(process.env.BENCH_KILL_ROUNDS ?? 5);
+  const withJournal = await killRounds(rounds, true);
+  const without = await killRounds(1, false);
+  console.log(`kill -9 of npm run db, ${rounds} rounds x ${KILL_WRITERS} writers: ${withJournal.lost} of ${withJournal.acked} acknowledged inserts lost with the journal; without it (1 round): ${without.lost} of ${without.acked} lost`);
+  results.killRounds = { rounds, writers: KILL_WRITERS, journal: withJournal, noJournal: without };
+
+  const out = path.join('bench', 'results');
+  await mkdir(out, { recursive: true });
+  await writeFile(path.join(out, 'embedded-db.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log(`results written to ${path.join(out, 'embedded-db.json')}`);
   process.exit(0);
 }
 

@@ -578,7 +578,7 @@ function dropIndexes(ctx: CommandContext, cmd: Document, db: string): Document {
     if (n === '_id_') throw new DbError(72, 'cannot drop _id index');
     if (!coll.indexes.some((i) => i.name === n)) throw new DbError(27, `index not found with name [${n}]`);
   }
-  for (const n of names) coll.indexes.splice(coll.indexes.findIndex((i) => i.name === n), 1);
+  for (const n of names) coll.dropIndex(n);
   return { nIndexesWas, ok: 1 };
 }
 
@@ -618,7 +618,7 @@ function listDatabases(ctx: CommandContext, cmd: Document): Document {
 }
 
 function dropDatabase(ctx: CommandContext, _cmd: Document, db: string): Document {
-  ctx.store.dbs.delete(db);
+  ctx.store.dropDatabase(db);
   return { dropped: db, ok: 1 };
 }
 

@@ -1,8 +1,10 @@
 // Embedded MongoDB-compatible server: TCP listener speaking the wire protocol on top of the in-memory store.
 import net from 'node:net';
+import type { Document } from 'bson';
 import { CommandContext, errorReply, runCommand, type ConnectionInfo } from './commands.js';
 import { DbError, toDbError } from './errors.js';
-import { loadSnapshot, saveSnapshot } from './persistence.js';
+import type { Journal } from './journal.js';
+import { Persistence } from './persistence.js';
 import { Store } from './store.js';
 import { expireTtlDocuments } from './ttl.js';
 import { MAX_MESSAGE_SIZE, OP_MSG, OP_QUERY, encodeOpMsg, encodeOpReply, parseMessage } from './wire.js';
@@ -11,8 +13,15 @@ export interface EmbeddedDbOptions {
   /** 0 (default) picks a free port. */
   port?: number;
   host?: string;
-  /** When set, a snapshot is loaded from here on start and written on stop. */
+  /**
+   * When set, the data lives here: every change is journaled (acknowledged only once on disk, see
+   * `waitsForJournal`), checkpointed into a snapshot periodically and on stop, and recovered on start.
+   */
   dataDir?: string;
+  /** With a dataDir: false turns the journal off (snapshot on clean stop only; a crash loses everything since start). */
+  journal?: boolean;
+  /** With a dataDir: how often the journal is folded into the snapshot (default 60 000 ms). */
+  checkpointIntervalMs?: number;
   /** How often expired TTL documents are removed (default 1000 ms). */
   ttlMonitorIntervalMs?: number;
   /** Replica set name advertised in hello. */
@@ -27,9 +36,26 @@ export interface EmbeddedDb {
 
 const HEADER_SIZE = 16;
 
+const JOURNALED_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify', 'bulkWrite']);
+
+/**
+ * Whether a write's reply waits for its journal record to be fsynced. The default write concern of a replica set
+ * (which this server claims to be) is w: "majority", which implies a journaled write, so everything waits except
+ * an explicit w: 0 / w: 1 without j: true — as with mongod, those are acknowledged once applied in memory.
+ */
+export function waitsForJournal(cmd: Document): boolean {
+  const wc = cmd.writeConcern as Document | undefined;
+  if (!wc || typeof wc !== 'object') return true;
+  if (wc.j === true || wc.fsync === true) return true;
+  const w = typeof wc.w === 'object' && wc.w ? Number(wc.w) : wc.w;
+  return !(w === 0 || w === 1);
+}
+
 /** One client socket: reassembles messages from chunks and answers them in order. */
-function serveConnection(socket: net.Socket, ctx: CommandContext, conn: ConnectionInfo): void {
+function serveConnection(socket: net.Socket, ctx: CommandContext, conn: ConnectionInfo, journal: Journal | undefined): void {
   let pending: Buffer | undefined;
+  // Replies held back for the journal; later replies queue behind them so a connection's replies stay in order.
+  let queue: Promise<void> | undefined;
   socket.setNoDelay(true);
   socket.on('error', () => socket.destroy());
 
@@ -51,8 +77,14 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, conn: Connecti
       else fail();
       return;
     }
+    const before = journal?.appendedSeq ?? 0;
     const reply = runCommand(ctx, parsed.command, conn, parsed.legacyDb);
     if (parsed.moreToCome) return;
+    let waitFor = 0;
+    if (journal && waitsForJournal(parsed.command)) {
+      // A retried write may be answered from the retry cache while its first attempt is still in the group commit.
+      if (journal.appendedSeq > before || JOURNALED_WRITES.has(Object.keys(parsed.command)[0])) waitFor = journal.appendedSeq;
+    }
     let out: Buffer;
     try {
       out = parsed.legacy ? encodeOpReply(requestId, reply) : encodeOpMsg(requestId, reply);
@@ -61,7 +93,25 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, conn: Connecti
       const e = toDbError(err);
       out = encodeOpMsg(requestId, errorReply(e.code === 1 ? new DbError(10334, `reply too large: ${e.message}`) : e));
     }
-    socket.write(out);
+    if (!queue && (!journal || waitFor <= journal.durableSeq)) {
+      socket.write(out);
+      return;
+    }
+    const next: Promise<void> = (queue ?? Promise.resolve())
+      .then(() => journal!.waitDurable(waitFor))
+      .then(
+        () => {
+          socket.write(out);
+        },
+        // Unjournaled means unacknowledged: the client sees the connection drop, never a false success.
+        () => {
+          socket.destroy();
+        },
+      )
+      .finally(() => {
+        if (queue === next) queue = undefined;
+      });
+    queue = next;
   };
 
   socket.on('data', (chunk: Buffer) => {
@@ -94,7 +144,10 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, conn: Connecti
 export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<EmbeddedDb> {
   const host = options.host ?? '127.0.0.1';
   const store = new Store();
-  if (options.dataDir) await loadSnapshot(store, options.dataDir);
+  const persistence = options.dataDir
+    ? await Persistence.open(store, options.dataDir, { journal: options.journal, checkpointIntervalMs: options.checkpointIntervalMs })
+    : undefined;
+  const journal = persistence?.journal;
 
   const sockets = new Set<net.Socket>();
   let nextConnectionId = 1;
@@ -107,18 +160,23 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
     }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, ctx, { id: nextConnectionId++ });
+    serveConnection(socket, ctx, { id: nextConnectionId++ }, journal);
   });
   server.on('error', () => undefined);
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', onError);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', onError);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await persistence?.close();
+    throw err;
+  }
   const port = (server.address() as net.AddressInfo).port;
   const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
   ctx = new CommandContext(store, { address, setName: options.replicaSetName ?? 'embedded', startedAt: new Date() });
@@ -142,7 +200,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
       for (const s of sockets) s.destroy();
       await closed;
       context.cursors.clear();
-      if (options.dataDir) await saveSnapshot(store, options.dataDir);
+      await persistence?.close();
     })();
     return stopped;
   };

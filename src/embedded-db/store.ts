@@ -18,6 +18,21 @@ export interface IndexState {
 
 const ID_INDEX_SPEC = { v: 2, key: { _id: 1 }, name: '_id_' };
 
+/**
+ * One applied change, as the journal records it: insert / update (the whole new version) / delete a document,
+ * create / drop a collection, an index or a database. Replaying them in order rebuilds the store.
+ */
+export type WriteOp =
+  | { op: 'i' | 'u'; db: string; c: string; d: Document }
+  | { op: 'd'; db: string; c: string; id: unknown }
+  | { op: 'cc'; db: string; c: string; options: Document }
+  | { op: 'dc'; db: string; c: string }
+  | { op: 'ci'; db: string; c: string; spec: Document }
+  | { op: 'di'; db: string; c: string; name: string }
+  | { op: 'dd'; db: string };
+
+export type WriteListener = (op: WriteOp) => void;
+
 export class Collection {
   readonly docs = new Map<string, Document>();
   readonly indexes: IndexState[] = [];
@@ -27,6 +42,8 @@ export class Collection {
     readonly db: string,
     readonly name: string,
     readonly options: Document = {},
+    /** Told about every change after it is applied in memory (the journal); absent for throwaway collections. */
+    private readonly onWrite?: WriteListener,
   ) {}
 
   /** Generated on first use: UUIDs cost a random fill, and throwaway Collection objects never need one. */
@@ -154,6 +171,7 @@ export class Collection {
     this.indexes.forEach((idx, i) => {
       for (const k of newKeys[i] ?? []) idx.entries?.set(k, idKey);
     });
+    this.onWrite?.({ op: 'i', db: this.db, c: this.name, d: doc });
   }
 
   /** Swaps in a new version of a document (same _id) together with its index entries, or throws with nothing changed. */
@@ -166,6 +184,7 @@ export class Collection {
       for (const k of newKeys[i] ?? []) idx.entries.set(k, idKey);
     });
     this.docs.set(idKey, newDoc);
+    this.onWrite?.({ op: 'u', db: this.db, c: this.name, d: newDoc });
   }
 
   remove(doc: Document): void {
@@ -175,6 +194,7 @@ export class Collection {
       if (!idx.entries) continue;
       for (const k of this.indexKeys(idx, doc) ?? []) if (idx.entries.get(k) === idKey) idx.entries.delete(k);
     }
+    this.onWrite?.({ op: 'd', db: this.db, c: this.name, id: doc._id });
   }
 
   /** Adds an index, building unique entries first so a duplicate leaves the collection unchanged. */
@@ -198,6 +218,14 @@ export class Collection {
       }
     }
     this.indexes.push(idx);
+    this.onWrite?.({ op: 'ci', db: this.db, c: this.name, spec });
+  }
+
+  dropIndex(name: string): void {
+    const i = this.indexes.findIndex((x) => x.name === name);
+    if (i < 0) return;
+    this.indexes.splice(i, 1);
+    this.onWrite?.({ op: 'di', db: this.db, c: this.name, name });
   }
 }
 
@@ -219,6 +247,9 @@ function formatValue(v: unknown): string {
 
 export class Store {
   readonly dbs = new Map<string, Map<string, Collection>>();
+  /** Set by the persistence layer while journaling; unset during recovery so replay is not journaled again. */
+  onWrite: WriteListener | undefined;
+  private readonly forward: WriteListener = (op) => this.onWrite?.(op);
 
   getCollection(db: string, name: string): Collection | undefined {
     return this.dbs.get(db)?.get(name);
@@ -234,8 +265,9 @@ export class Store {
     }
     let coll = colls.get(name);
     if (!coll) {
-      coll = new Collection(db, name, options);
+      coll = new Collection(db, name, options ?? {}, this.forward);
       colls.set(name, coll);
+      this.onWrite?.({ op: 'cc', db, c: name, options: options ?? {} });
     }
     return coll;
   }
@@ -243,9 +275,49 @@ export class Store {
   dropCollection(db: string, name: string): Collection | undefined {
     const colls = this.dbs.get(db);
     const coll = colls?.get(name);
-    if (coll) colls!.delete(name);
+    if (coll) {
+      colls!.delete(name);
+      this.onWrite?.({ op: 'dc', db, c: name });
+    }
     if (colls && colls.size === 0) this.dbs.delete(db);
     return coll;
+  }
+
+  dropDatabase(db: string): void {
+    if (this.dbs.delete(db)) this.onWrite?.({ op: 'dd', db });
+  }
+
+  /** Applies a journaled change during recovery; a change that does not fit the store means the files disagree. */
+  replay(op: WriteOp): void {
+    if (op.op === 'dd') return this.dropDatabase(op.db);
+    if (op.op === 'cc') {
+      this.ensureCollection(op.db, op.c, op.options);
+      return;
+    }
+    if (op.op === 'dc') {
+      this.dropCollection(op.db, op.c);
+      return;
+    }
+    const coll = this.getCollection(op.db, op.c);
+    if (!coll) throw new Error(`change to ${op.db}.${op.c}, which does not exist`);
+    switch (op.op) {
+      case 'i':
+        return coll.insert(op.d);
+      case 'u': {
+        const old = coll.docs.get(canonicalKey(op.d._id));
+        if (!old) throw new Error(`update of a missing document in ${coll.ns}`);
+        return coll.replace(old, op.d);
+      }
+      case 'd': {
+        const old = coll.docs.get(canonicalKey(op.id));
+        if (!old) throw new Error(`delete of a missing document in ${coll.ns}`);
+        return coll.remove(old);
+      }
+      case 'ci':
+        return coll.addIndex(op.spec);
+      case 'di':
+        return coll.dropIndex(op.name);
+    }
   }
 }
 
