@@ -533,7 +533,7 @@ function createIndexes(ctx: CommandContext, cmd: Document, db: string): Document
   const before = coll.indexes.length + 1;
   for (const spec of specs) {
     if (spec.name === '_id_' || canonicalKey(spec.key) === canonicalKey({ _id: 1 })) {
-      if (spec.unique === false || spec.name !== '_id_') continue;
+      // The _id index always exists and is unique; asking for it again changes nothing.
       continue;
     }
     const byName = coll.indexes.find((i) => i.name === spec.name);
