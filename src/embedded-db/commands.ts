@@ -3,9 +3,10 @@ import { BSON, Long, ObjectId, type Document } from 'bson';
 import { cloneDeep, resolve as resolvePath } from 'mingo/util';
 import { CursorManager } from './cursors.js';
 import { DbError, badValue, notSupported, toDbError } from './errors.js';
+import { compareBson } from './bson-order.js';
 import { canonicalKey } from './keys.js';
 import { RetryCache } from './retry-cache.js';
-import { compileQuery, runPipeline } from './mingo.js';
+import { compileQuery, evaluateLet, runPipeline, sortDocuments } from './mingo.js';
 import { Collection, Store, validateNamespace } from './store.js';
 import { computeUpdate, computeUpsert, validateStoredDoc, validateUpdateShape, type UpdateSpec } from './update.js';
 import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from './wire.js';
@@ -110,15 +111,14 @@ function refuseCollation(v: unknown): void {
   if (v !== undefined && v !== null) throw notSupported('collation is not supported by the embedded database; use a real MongoDB for it');
 }
 
-/** Applies sort/skip/limit/projection with mingo to candidate documents that are already known to match. */
+/** Applies sort/skip/limit/projection to candidate documents that are already known to match (sort by mongod's BSON order). */
 function shape(docs: Document[], opts: { sort?: Document; skip?: number; limit?: number; projection?: Document; variables?: Document }): Document[] {
-  const hasProjection = opts.projection && Object.keys(opts.projection).length > 0;
-  if (!opts.sort && !opts.skip && !opts.limit && !hasProjection) return docs;
-  let cursor = compileQuery({}, opts.variables).find<Document>(docs, hasProjection ? opts.projection : undefined);
-  if (opts.sort && Object.keys(opts.sort).length) cursor = cursor.sort(opts.sort as Record<string, 1 | -1>);
-  if (opts.skip) cursor = cursor.skip(opts.skip);
-  if (opts.limit) cursor = cursor.limit(opts.limit);
-  return cursor.all();
+  let out = docs;
+  if (opts.sort && Object.keys(opts.sort).length) out = sortDocuments(out, opts.sort);
+  if (opts.skip) out = out.slice(opts.skip);
+  if (opts.limit) out = out.slice(0, opts.limit);
+  if (opts.projection && Object.keys(opts.projection).length > 0) out = compileQuery({}, opts.variables).find<Document>(out, opts.projection).all();
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -145,17 +145,20 @@ function hello(ctx: CommandContext, cmd: Document, _db: string, conn: Connection
     logicalSessionTimeoutMinutes: 30,
     connectionId: conn.id,
     minWireVersion: 0,
-    maxWireVersion: 21,
+    // 25 = MongoDB 8.0: the version whose features (client bulkWrite, sort on updateOne) this server implements.
+    maxWireVersion: 25,
     readOnly: false,
     ok: 1,
   };
 }
 
+const SERVER_VERSION = '8.0.0';
+
 function buildInfo(): Document {
   return {
-    version: '7.0.0',
+    version: SERVER_VERSION,
     gitVersion: 'embedded',
-    versionArray: [7, 0, 0, 0],
+    versionArray: [8, 0, 0, 0],
     bits: 64,
     debug: false,
     maxBsonObjectSize: MAX_BSON_SIZE,
@@ -167,14 +170,14 @@ function buildInfo(): Document {
 
 function getParameter(_ctx: CommandContext, cmd: Document): Document {
   const out: Document = {};
-  if (cmd.featureCompatibilityVersion !== undefined || cmd.getParameter === '*') out.featureCompatibilityVersion = { version: '7.0' };
+  if (cmd.featureCompatibilityVersion !== undefined || cmd.getParameter === '*') out.featureCompatibilityVersion = { version: '8.0' };
   return { ...out, ok: 1 };
 }
 
 function serverStatus(ctx: CommandContext): Document {
   return {
     host: ctx.info.address,
-    version: '7.0.0',
+    version: SERVER_VERSION,
     process: 'embedded-db',
     pid: Long.fromNumber(process.pid),
     uptime: (Date.now() - ctx.info.startedAt.getTime()) / 1000,
@@ -207,6 +210,14 @@ function writeReply(out: WriteOutcome): Document {
   return reply;
 }
 
+function insertDocument(coll: Collection, raw: unknown): Document {
+  let doc = asDoc(raw, 'documents');
+  if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
+  validateStoredDoc(doc, 'insert');
+  coll.insert(doc);
+  return doc;
+}
+
 function insert(ctx: CommandContext, cmd: Document, db: string): Document {
   const name = collName(cmd, 'insert');
   const docs = cmd.documents;
@@ -216,10 +227,7 @@ function insert(ctx: CommandContext, cmd: Document, db: string): Document {
   const out: WriteOutcome = { n: 0, writeErrors: [] };
   for (let i = 0; i < docs.length; i++) {
     try {
-      let doc = asDoc(docs[i], 'documents');
-      if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
-      validateStoredDoc(doc, 'insert');
-      coll.insert(doc);
+      insertDocument(coll, docs[i]);
       out.n++;
     } catch (err) {
       out.writeErrors.push(writeError(i, err));
@@ -273,7 +281,7 @@ function update(ctx: CommandContext, cmd: Document, db: string): Document {
   if (!Array.isArray(stmts)) throw new DbError(40414, "BSON field 'update.updates' is missing but a required field");
   const ordered = cmd.ordered !== false;
   const out: WriteOutcome = { n: 0, nModified: 0, upserted: [], writeErrors: [] };
-  const letVars = cmd.let as Document | undefined;
+  const letVars = evaluateLet(cmd.let);
   for (let i = 0; i < stmts.length; i++) {
     try {
       const stmt = asDoc(stmts[i], 'updates');
@@ -294,6 +302,13 @@ function update(ctx: CommandContext, cmd: Document, db: string): Document {
   return writeReply(out);
 }
 
+function deleteStatement(coll: Collection | undefined, filter: Document, justOne: boolean, stmt: Document, letVars: Document | undefined): number {
+  refuseCollation(stmt.collation);
+  const matched = coll ? coll.find(filter, justOne ? 1 : 0, letVars) : [];
+  for (const doc of matched) coll!.remove(doc);
+  return matched.length;
+}
+
 function del(ctx: CommandContext, cmd: Document, db: string): Document {
   const name = collName(cmd, 'delete');
   const stmts = cmd.deletes;
@@ -301,19 +316,16 @@ function del(ctx: CommandContext, cmd: Document, db: string): Document {
   const ordered = cmd.ordered !== false;
   const out: WriteOutcome = { n: 0, writeErrors: [] };
   const coll = ctx.store.getCollection(db, name);
+  const letVars = evaluateLet(cmd.let);
   for (let i = 0; i < stmts.length; i++) {
     try {
       const stmt = asDoc(stmts[i], 'deletes');
       for (const k of Object.keys(stmt)) {
         if (!['q', 'limit', 'hint', 'collation'].includes(k)) throw new DbError(40415, `BSON field 'delete.deletes.${k}' is an unknown field.`);
       }
-      refuseCollation(stmt.collation);
       const limit = asNumber(stmt.limit) ?? 0;
       if (limit !== 0 && limit !== 1) throw new DbError(9, `The limit field in delete objects must be 0 or 1. Got ${limit}`);
-      const filter = asDoc(stmt.q, 'q');
-      const matched = coll ? coll.find(filter, limit, cmd.let as Document | undefined) : [];
-      for (const doc of matched) coll!.remove(doc);
-      out.n += matched.length;
+      out.n += deleteStatement(coll, asDoc(stmt.q, 'q'), limit === 1, stmt, letVars);
     } catch (err) {
       out.writeErrors.push(writeError(i, err));
       if (ordered) break;
@@ -330,7 +342,7 @@ function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document
   if (remove && cmd.update !== undefined) throw new DbError(9, 'Cannot specify both an update and remove=true');
   if (!remove && (cmd.update === undefined || cmd.update === null)) throw new DbError(9, 'Either an update or remove=true must be specified');
   if (remove && cmd.upsert === true) throw new DbError(9, 'Cannot specify both upsert=true and remove=true');
-  const variables = cmd.let as Document | undefined;
+  const variables = evaluateLet(cmd.let);
   const coll = ctx.store.getCollection(db, name) ?? (cmd.upsert === true ? ctx.store.ensureCollection(db, name) : undefined);
   const project = (doc: Document | null): Document | null => {
     if (!doc || !cmd.fields || Object.keys(cmd.fields as Document).length === 0) return doc;
@@ -360,6 +372,65 @@ function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document
   return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new === true ? next : target), ok: 1 };
 }
 
+/** MongoDB 8.0's client-level bulkWrite: inserts, updates and deletes across namespaces in one command (what `client.bulkWrite` sends). */
+function bulkWrite(ctx: CommandContext, cmd: Document, db: string): Document {
+  if (db !== 'admin') throw new DbError(13, 'bulkWrite may only be run against the admin database.');
+  const ops = cmd.ops;
+  const nsInfo = cmd.nsInfo;
+  if (!Array.isArray(ops)) throw new DbError(40414, "BSON field 'bulkWrite.ops' is missing but a required field");
+  if (!Array.isArray(nsInfo) || nsInfo.length === 0) throw new DbError(40414, "BSON field 'bulkWrite.nsInfo' is missing but a required field");
+  const namespaces = nsInfo.map((info) => {
+    const ns = String(asDoc(info, 'nsInfo').ns ?? '');
+    const dot = ns.indexOf('.');
+    if (dot <= 0) throw new DbError(73, `Invalid namespace specified '${ns}'`);
+    const nsDb = ns.slice(0, dot);
+    const nsColl = ns.slice(dot + 1);
+    validateNamespace(nsDb, nsColl);
+    return { db: nsDb, coll: nsColl };
+  });
+  const ordered = cmd.ordered !== false;
+  const errorsOnly = cmd.errorsOnly === true;
+  const letVars = evaluateLet(cmd.let);
+  const totals = { nErrors: 0, nInserted: 0, nMatched: 0, nModified: 0, nUpserted: 0, nDeleted: 0 };
+  const results: Document[] = [];
+  for (let idx = 0; idx < ops.length; idx++) {
+    const op = asDoc(ops[idx], 'ops');
+    try {
+      const kind = Object.keys(op)[0];
+      const target = namespaces[asNumber(op[kind]) ?? -1];
+      if (!target) throw new DbError(2, `BulkWrite ops entry ${idx} has an invalid nsInfo index`);
+      if (kind === 'insert') {
+        insertDocument(ctx.store.ensureCollection(target.db, target.coll), op.document);
+        totals.nInserted++;
+        if (!errorsOnly) results.push({ ok: 1, idx, n: 1 });
+      } else if (kind === 'update') {
+        const stmt: Document = { q: op.filter, u: op.updateMods, multi: op.multi === true, upsert: op.upsert === true };
+        for (const k of ['arrayFilters', 'hint', 'sort', 'collation'] as const) if (op[k] !== undefined) stmt[k] = op[k];
+        if (letVars || op.constants) stmt.c = { ...letVars, ...((op.constants as Document) ?? {}) };
+        const coll = ctx.store.getCollection(target.db, target.coll) ?? (stmt.upsert ? ctx.store.ensureCollection(target.db, target.coll) : new Collection(target.db, target.coll));
+        const r = updateStatement(coll, stmt);
+        totals.nMatched += r.upsertedId === undefined ? r.n : 0;
+        totals.nModified += r.nModified;
+        if (r.upsertedId !== undefined) totals.nUpserted++;
+        if (!errorsOnly) results.push({ ok: 1, idx, n: r.n, nModified: r.nModified, ...(r.upsertedId !== undefined ? { upserted: { _id: r.upsertedId } } : {}) });
+      } else if (kind === 'delete') {
+        const n = deleteStatement(ctx.store.getCollection(target.db, target.coll), asDoc(op.filter, 'filter'), op.multi !== true, op, letVars);
+        totals.nDeleted += n;
+        if (!errorsOnly) results.push({ ok: 1, idx, n });
+      } else {
+        throw new DbError(40415, `BSON field 'bulkWrite.ops.${kind}' is an unknown field.`);
+      }
+    } catch (err) {
+      const e = toDbError(err);
+      totals.nErrors++;
+      results.push({ ok: 0, idx, code: e.code, codeName: e.codeName, errmsg: e.message, ...(e.extra ?? {}) });
+      if (ordered) break;
+    }
+  }
+  const reply = ctx.cursors.open('admin.$cmd.bulkWrite', results, undefined);
+  return { cursor: reply.cursor, ...totals, ok: 1 };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Reads
 
@@ -377,7 +448,7 @@ function find(ctx: CommandContext, cmd: Document, db: string): Document {
   const singleBatch = cmd.singleBatch === true || limitRaw < 0;
   const limit = Math.abs(limitRaw);
   const coll = ctx.store.getCollection(db, name);
-  const variables = cmd.let as Document | undefined;
+  const variables = evaluateLet(cmd.let);
   let docs: Document[] = [];
   if (coll) {
     const sort = cmd.sort as Document | undefined;
@@ -414,7 +485,7 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
     const op = Object.keys(stage ?? {})[0];
     if (REFUSED_STAGES.has(op)) throw notSupported(`${op} is not supported by the embedded database; use a real MongoDB for it`);
   }
-  const variables = cmd.let as Document | undefined;
+  const variables = evaluateLet(cmd.let);
   let input: Document[] = [];
   let stages = pipeline as Document[];
   let name = '$cmd.aggregate';
@@ -472,14 +543,7 @@ function distinct(ctx: CommandContext, cmd: Document, db: string): Document {
       if (!seen.has(k)) seen.set(k, x);
     }
   }
-  const values = compileQuery({})
-    .find<Document>(
-      Array.from(seen.values(), (v) => ({ v })),
-      {},
-    )
-    .sort({ v: 1 })
-    .all()
-    .map((d) => d.v);
+  const values = Array.from(seen.values()).sort(compareBson);
   return { values, ok: 1 };
 }
 
@@ -679,6 +743,7 @@ const COMMANDS: Record<string, CommandDef> = {
   insert: { handler: insert, allowed: ['documents', ...WRITE_OPTS], retryable: true },
   update: { handler: update, allowed: ['updates', ...WRITE_OPTS], retryable: true },
   delete: { handler: del, allowed: ['deletes', ...WRITE_OPTS], retryable: true },
+  bulkWrite: { handler: bulkWrite, allowed: ['ops', 'nsInfo', 'ordered', 'bypassDocumentValidation', 'let', 'errorsOnly', 'cursor'], retryable: true },
   findAndModify: {
     handler: findAndModify,
     allowed: ['query', 'sort', 'update', 'new', 'upsert', 'fields', 'remove', 'arrayFilters', 'hint', 'let', 'bypassDocumentValidation', 'stmtId', 'collation'],

@@ -1,5 +1,6 @@
 // Canonical string encoding of BSON values, so equal values (by MongoDB equality) share one Map key in _id and unique indexes.
 import { Binary, BSON, Decimal128, Long, ObjectId, Timestamp, type Document } from 'bson';
+import { EMPTY_ARRAY, numberKey } from './bson-order.js';
 
 /**
  * Numbers of different BSON types compare equal in MongoDB (1 == 1.0 == Long(1)), so they share one encoding;
@@ -10,23 +11,22 @@ export function canonicalKey(value: unknown): string {
     case 'string':
       return 's' + value;
     case 'number':
-      return 'n' + (Object.is(value, -0) ? '0' : String(value));
+      return 'n' + numberKey(value);
     case 'boolean':
       return value ? 'b1' : 'b0';
     case 'undefined':
       return 'z';
     case 'bigint':
       return 'n' + value.toString();
+    case 'symbol':
+      // An empty array in an index key: distinct from missing/null, as in mongod (key `undefined`).
+      return 'u';
   }
   if (value === null) return 'z';
   if (value instanceof ObjectId) return 'o' + value.toHexString();
   if (value instanceof Date) return 't' + value.getTime();
   if (Array.isArray(value)) return '[' + value.map(canonicalKey).join('\u0001') + ']';
-  if (value instanceof Long) {
-    const n = value.toNumber();
-    return 'n' + (Number.isSafeInteger(n) ? String(n) : value.toString());
-  }
-  if (value instanceof Decimal128) return 'n' + value.toString();
+  if (value instanceof Long || value instanceof Decimal128) return 'n' + numberKey(value);
   if (value instanceof Binary) return 'x' + value.sub_type + ':' + Buffer.from(value.buffer).toString('base64');
   if (value instanceof Timestamp) return 'T' + value.toString();
   const proto = Object.getPrototypeOf(value);
@@ -61,7 +61,7 @@ export function pathValues(doc: unknown, path: string): unknown[] {
   const walk = (value: unknown, i: number): void => {
     if (i === parts.length) {
       if (Array.isArray(value)) {
-        if (value.length === 0) out.push(undefined);
+        if (value.length === 0) out.push(EMPTY_ARRAY);
         else for (const v of value) out.push(v);
       } else out.push(value);
       return;

@@ -11,8 +11,11 @@ import * as updateOps from 'mingo/operators/update';
 import * as windowOps from 'mingo/operators/window';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
-import { compare } from 'mingo/util';
+import { Lazy } from 'mingo/lazy';
+import { flatten, resolve } from 'mingo/util';
+import { compareBson, equalsBson, sortKey, typeBracket } from './bson-order.js';
 import { DbError } from './errors.js';
+import { pathValues } from './keys.js';
 
 /** Largest (sign 1) or smallest (sign -1) value, skipping null and missing like mongod; null when nothing is left. */
 function extreme(values: unknown[], sign: 1 | -1): unknown {
@@ -20,7 +23,7 @@ function extreme(values: unknown[], sign: 1 | -1): unknown {
   let found = false;
   for (const v of values) {
     if (v === null || v === undefined) continue;
-    if (!found || sign * compare(v, best) > 0) {
+    if (!found || sign * compareBson(v, best) > 0) {
       best = v;
       found = true;
     }
@@ -43,12 +46,110 @@ const minMaxExpression = (sign: 1 | -1) => (obj: unknown, expr: unknown, options
 const minMaxAccumulator = (sign: 1 | -1) => (coll: unknown[], expr: unknown, options: Options) =>
   extreme(expr === null || expr === undefined ? coll : coll.map((root) => evalExpr(root, expr, ComputeOptions.init(options).update({ root }))), sign);
 
+/*
+ * Comparison query operators with mongod's rules, which mingo 7 does not follow: numbers of different BSON types
+ * are equal when their values are (Decimal128("1.0") == 1), strings order by UTF-8 bytes, and range operators
+ * only match values of the operand's type bracket. An array field matches when it or any element does.
+ */
+type Predicate = (lhs: unknown, rhs: unknown) => boolean;
+
+function candidates(lhs: unknown, depth: number): unknown[] {
+  return Array.isArray(lhs) ? [lhs, ...flatten(lhs, depth)] : [lhs];
+}
+
+const isNil = (v: unknown): boolean => v === null || v === undefined;
+
+function eqPredicate(depth: number): Predicate {
+  return (lhs, rhs) => {
+    if (rhs === null) return isNil(lhs) || (Array.isArray(lhs) && flatten(lhs, depth).some(isNil));
+    return candidates(lhs, depth).some((v) => v !== undefined && equalsBson(v, rhs));
+  };
+}
+
+function inPredicate(depth: number): Predicate {
+  const eq = eqPredicate(depth);
+  return (lhs, rhs) => {
+    if (!Array.isArray(rhs)) throw new DbError(2, '$in needs an array');
+    return rhs.some((r) => (r instanceof RegExp ? candidates(lhs, depth).some((v) => typeof v === 'string' && r.test(v)) : eq(lhs, r)));
+  };
+}
+
+function rangePredicate(test: (c: number) => boolean, depth: number): Predicate {
+  return (lhs, rhs) => {
+    const bracket = typeBracket(rhs);
+    const values = lhs === undefined ? [null] : candidates(lhs, depth);
+    return values.some((v) => (bracket === 1 || bracket === 14 || typeBracket(v) === bracket) && test(compareBson(v === undefined ? null : v, rhs)));
+  };
+}
+
+const queryOperator =
+  (make: (depth: number) => Predicate, negate = false) =>
+  (selector: string, value: unknown) => {
+    const depth = selector.split('.').length - 1 || 1;
+    const predicate = make(depth);
+    return (obj: Document) => {
+      const lhs = resolve(obj, selector, { unwrapArray: true });
+      return negate ? !predicate(lhs, value) : predicate(lhs, value);
+    };
+  };
+
+const COMPARISON_QUERY_OPS = {
+  $eq: queryOperator(eqPredicate),
+  $ne: queryOperator(eqPredicate, true),
+  $in: queryOperator(inPredicate),
+  $nin: queryOperator(inPredicate, true),
+  $gt: queryOperator((d) => rangePredicate((c) => c > 0, d)),
+  $gte: queryOperator((d) => rangePredicate((c) => c >= 0, d)),
+  $lt: queryOperator((d) => rangePredicate((c) => c < 0, d)),
+  $lte: queryOperator((d) => rangePredicate((c) => c <= 0, d)),
+};
+
+/** Aggregation comparison expressions compare across types by the full BSON order. */
+const comparisonExpression = (test: (c: number) => boolean | number) => (obj: unknown, expr: unknown, options: Options) => {
+  const [a, b] = evalExpr(obj, expr, options) as unknown[];
+  return test(compareBson(a === undefined ? null : a, b === undefined ? null : b));
+};
+
+/** Sorts documents like mongod: BSON order, and for an array the smallest (ascending) or largest (descending) element. */
+export function sortDocuments<T extends Document>(docs: T[], spec: Document): T[] {
+  if (Object.keys(spec).length === 1 && '$natural' in spec) return Number(spec.$natural) === -1 ? docs.slice().reverse() : docs;
+  const fields = Object.keys(spec).map((f) => {
+    const d = spec[f];
+    const dir = typeof d === 'object' && d !== null && 'valueOf' in d ? Number((d as { valueOf(): unknown }).valueOf()) : d;
+    if (dir !== 1 && dir !== -1) throw new DbError(15975, '$sort key ordering must be 1 (for ascending) or -1 (for descending)');
+    return { f, dir: dir as 1 | -1 };
+  });
+  if (fields.length === 0) return docs;
+  const keyed = docs.map((d, i) => ({ d, i, k: fields.map(({ f, dir }) => sortKey(pathValues(d, f), dir)) }));
+  keyed.sort((x, y) => {
+    for (let j = 0; j < fields.length; j++) {
+      const c = compareBson(x.k[j], y.k[j]);
+      if (c) return fields[j].dir * c;
+    }
+    return x.i - y.i;
+  });
+  return keyed.map((k) => k.d);
+}
+
+const sortStage = (coll: { transform(f: (docs: Document[]) => unknown): unknown }, spec: Document) => coll.transform((docs) => Lazy(sortDocuments(docs, spec)));
+
 const FULL_CONTEXT = Context.init({
   accumulator: { ...accumulatorOps, $max: minMaxAccumulator(1), $min: minMaxAccumulator(-1) },
-  expression: { ...expressionOps, $max: minMaxExpression(1), $min: minMaxExpression(-1) },
-  pipeline: pipelineOps,
+  expression: {
+    ...expressionOps,
+    $max: minMaxExpression(1),
+    $min: minMaxExpression(-1),
+    $cmp: comparisonExpression((c) => c),
+    $eq: comparisonExpression((c) => c === 0),
+    $ne: comparisonExpression((c) => c !== 0),
+    $gt: comparisonExpression((c) => c > 0),
+    $gte: comparisonExpression((c) => c >= 0),
+    $lt: comparisonExpression((c) => c < 0),
+    $lte: comparisonExpression((c) => c <= 0),
+  },
+  pipeline: { ...pipelineOps, $sort: sortStage },
   projection: projectionOps,
-  query: queryOps,
+  query: { ...queryOps, ...COMPARISON_QUERY_OPS },
   window: windowOps,
 } as never);
 
@@ -101,6 +202,19 @@ export function mingoOptions(variables?: Document, locals?: Document): Options {
 function fixNow<T>(opts: T): T {
   void (opts as unknown as { readonly now: Date }).now;
   return opts;
+}
+
+/** Evaluates a command's `let` once, as mongod does: each value is an expression (`{$add: [1, 2]}` becomes 3). */
+export function evaluateLet(letVars: unknown): Document | undefined {
+  if (letVars === undefined || letVars === null) return undefined;
+  if (typeof letVars !== 'object' || Array.isArray(letVars)) throw new DbError(14, "BSON field 'let' is the wrong type, expected type 'object'");
+  const opts = mingoOptions();
+  const out: Document = {};
+  for (const [name, expr] of Object.entries(letVars as Document)) {
+    if (!/^[a-z\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*$/.test(name)) throw new DbError(2, `'${name}' starts with an invalid character for a user variable name`);
+    out[name] = evalExpr({}, expr, opts);
+  }
+  return out;
 }
 
 export function compileQuery(filter: Document, variables?: Document): Query {

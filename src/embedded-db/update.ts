@@ -1,5 +1,5 @@
 // Computes the next version of a document for update/findAndModify/upsert using mingo's updater, then validates it.
-import { BSON, Decimal128, Double, Int32, Long, ObjectId, type Document } from 'bson';
+import { BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp, type Document } from 'bson';
 import { cloneDeep, setValue } from 'mingo/util';
 import { DbError, badValue } from './errors.js';
 import { canonicalKey, getPath } from './keys.js';
@@ -28,6 +28,8 @@ export function validateUpdateShape(u: Document | Document[]): void {
     for (const op of Object.keys(u)) {
       if (!KNOWN_OPERATORS.has(op) || (op !== '$setOnInsert' && !isUpdateOperator(op))) throw new DbError(9, `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
     }
+    // mongod parses the whole update first, so $set and $setOnInsert on one path fail even when a document matches.
+    checkConflicts(u as Document);
   } else if (kind === 'pipeline') {
     for (const stage of u as Document[]) {
       const op = Object.keys(stage ?? {})[0];
@@ -145,11 +147,15 @@ function usesPositional(modifier: Document): boolean {
   return false;
 }
 
-export function validateStoredDoc(doc: Document, what: 'insert' | 'update'): void {
+export function validateStoredDoc(doc: Document, what: 'insert' | 'update', before?: Document): void {
   for (const k of Object.keys(doc)) {
     if (k === '') throw badValue("Document can't have empty field names");
-    if (k.startsWith('$')) throw new DbError(what === 'insert' ? 2 : 52, `Document can't have $ prefixed field names: ${k}`);
+    // Since 5.0, inserts (and upserts) may store top-level $-prefixed fields; an update may keep but not add one.
+    if (k.startsWith('$') && what === 'update' && !(before && k in before)) {
+      throw new DbError(52, `The dollar ($) prefixed field '${k}' in '${k}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.`);
+    }
   }
+  checkIdSubfields(doc._id);
   const id = doc._id;
   if (Array.isArray(id)) throw badValue("The '_id' value cannot be of type array");
   if (id instanceof RegExp) throw badValue("The '_id' value cannot be of type regex");
@@ -162,6 +168,15 @@ export function validateStoredDoc(doc: Document, what: 'insert' | 'update'): voi
         ? `object to insert too large. size in bytes: ${size}, max size: ${MAX_BSON_SIZE}`
         : `Resulting document after update is larger than ${MAX_BSON_SIZE}`,
     );
+  }
+}
+
+/** _id may not hold $-prefixed field names at any depth (mongod's storage validation, code 52). */
+function checkIdSubfields(id: unknown): void {
+  if (id === null || typeof id !== 'object' || Object.getPrototypeOf(id) !== Object.prototype) return;
+  for (const [k, v] of Object.entries(id as Document)) {
+    if (k.startsWith('$')) throw new DbError(52, `_id fields may not contain '$'-prefixed fields: ${k} is not valid for storage.`);
+    checkIdSubfields(v);
   }
 }
 
@@ -190,19 +205,47 @@ function checkConflicts(modifier: Document): void {
   }
 }
 
+let timestampIncrement = 0;
+let timestampSecond = 0;
+
+/** $currentDate as $set values: a Date, or with {$type: "timestamp"} a BSON Timestamp (mingo always stores a Date). */
+function currentDateValues(spec: Document): Document {
+  const out: Document = {};
+  const now = Date.now();
+  for (const [path, v] of Object.entries(spec)) {
+    let type = 'date';
+    if (v && typeof v === 'object') {
+      const t = (v as Document).$type;
+      if (Object.keys(v as Document).length !== 1 || (t !== 'date' && t !== 'timestamp')) {
+        throw new DbError(2, "The '$type' string field is required to be 'date' or 'timestamp': {$currentDate: {field : {$type: 'date'}}}");
+      }
+      type = t as string;
+    } else if (typeof v !== 'boolean') {
+      throw new DbError(2, `${typeName(v)} is not valid type for $currentDate. Please use a boolean ('true') or a $type expression ({$type: 'timestamp/date'}).`);
+    }
+    if (type === 'timestamp') {
+      const second = Math.floor(now / 1000);
+      if (second !== timestampSecond) {
+        timestampSecond = second;
+        timestampIncrement = 0;
+      }
+      out[path] = new Timestamp({ t: second, i: ++timestampIncrement });
+    } else out[path] = new Date(now);
+  }
+  return out;
+}
+
 /** Applies operators with mingo to a private copy; returns the copy and whether anything changed. */
 function applyOperators(base: Document, modifier: Document, spec: UpdateSpec, forInsert: boolean): { doc: Document; changed: boolean } {
   let mod = modifier;
   if ('$setOnInsert' in mod) {
     const { $setOnInsert, ...rest } = mod;
     mod = forInsert ? { ...rest, $set: { ...((rest.$set as Document) ?? {}), ...($setOnInsert as Document) } } : rest;
-    if (forInsert && rest.$set) {
-      for (const k of Object.keys($setOnInsert as Document)) {
-        if (k in (rest.$set as Document)) throw new DbError(40, `Updating the path '${k}' would create a conflict at '${k}'`);
-      }
-    }
   }
-  checkConflicts(mod);
+  if ('$currentDate' in mod) {
+    const { $currentDate, ...rest } = mod;
+    mod = { ...rest, $set: { ...((rest.$set as Document) ?? {}), ...currentDateValues($currentDate as Document) } };
+  }
   checkOperandTypes(base, mod);
   const copy = cloneDeep(base) as Document;
   if (Object.keys(mod).length === 0) return { doc: copy, changed: false };
@@ -236,7 +279,7 @@ export function computeUpdate(oldDoc: Document, spec: UpdateSpec): { doc: Docume
   if (canonicalKey(next._id) !== canonicalKey(oldDoc._id)) {
     throw new DbError(66, `Performing an update on the path '_id' would modify the immutable field '_id'`);
   }
-  validateStoredDoc(next, 'update');
+  validateStoredDoc(next, 'update', kind === 'replacement' ? undefined : oldDoc);
   return { doc: next, changed: true };
 }
 

@@ -66,18 +66,6 @@ describe('command errors', () => {
     expect(err.message).toBe("no such command: 'frobnicate'");
   });
 
-  it('documents with top-level $-prefixed field names are refused', async () => {
-    const c = db.collection('names');
-    let failed = false;
-    try {
-      await c.insertOne({ $bad: 1 } as never, { checkKeys: false } as never);
-    } catch {
-      failed = true;
-    }
-    expect(failed).toBe(true);
-    expect(await c.countDocuments()).toBe(0);
-  });
-
   it.skipIf(!usingEmbeddedDb())('options that would change semantics are refused with 115', async () => {
     const c = db.collection('opts');
     await c.insertOne({ a: 'x' });

@@ -212,13 +212,13 @@ describe('bad input', () => {
     expect(await client.db('proto').collection('half').countDocuments()).toBe(0);
   });
 
-  it('refuses documents over 16 MiB, $-prefixed and empty field names, with nothing stored', async () => {
+  it('refuses documents over 16 MiB, $-prefixed _id subfields and empty field names, with nothing stored', async () => {
     const raw = await RawClient.connect();
     const big = { _id: 'big', s: 'x'.repeat(16 * 1024 * 1024) };
     raw.send(opMsg({ insert: 'bad', $db: 'proto' }, { sequence: { id: 'documents', docs: [big] } }));
     const tooBig = await raw.reply(10_000);
     expect(tooBig?.doc.ok === 0 || (tooBig?.doc.writeErrors ?? []).length === 1).toBe(true);
-    raw.send(opMsg({ insert: 'bad', documents: [{ $x: 1 }, { '': 1 }, { ok: 1 }], ordered: false, $db: 'proto' }));
+    raw.send(opMsg({ insert: 'bad', documents: [{ _id: { $x: 1 } }, { '': 1 }, { ok: 1 }], ordered: false, $db: 'proto' }));
     const names = await raw.reply();
     expect(names?.doc.n).toBe(1);
     expect(names?.doc.writeErrors.map((e: Document) => e.index)).toEqual([0, 1]);
