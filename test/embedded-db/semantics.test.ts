@@ -73,7 +73,7 @@ describe('update rules', () => {
   it('$currentDate with $type "timestamp" stores a BSON Timestamp, otherwise a Date', async () => {
     const c = fresh();
     await c.insertOne({ _id: 1 as never });
-    await c.updateOne({ _id: 1 as never }, { $currentDate: { ts: { $type: 'timestamp' }, at: true, d: { $type: 'date' } } });
+    await c.updateOne({ _id: 1 as never }, { $currentDate: { ts: { $type: 'timestamp' }, at: true, d: { $type: 'date' } } } as never);
     const doc = await c.findOne({ _id: 1 as never });
     expect(doc!.ts).toBeInstanceOf(Timestamp);
     expect(doc!.at).toBeInstanceOf(Date);
@@ -130,7 +130,7 @@ describe('8.0 features follow the advertised version', () => {
     const a = fresh();
     const b = fresh();
     await b.insertOne({ _id: 'gone' as never });
-    const run = client.bulkWrite(
+    const run = client.bulkWrite<Document>(
       [
         { namespace: a.namespace, name: 'insertOne', document: { _id: 1 as never, n: 1 } },
         { namespace: a.namespace, name: 'updateOne', filter: { _id: 1 }, update: { $inc: { n: 1 } } },
