@@ -76,6 +76,11 @@ export function fail<T = never>(error: AppError): Result<T> {
   return { ok: false, error };
 }
 
+/** The result with its value mapped; failures pass through. */
+export function mapResult<T, U>(result: Result<T>, map: (value: T) => U): Result<U> {
+  return result.ok ? ok(map(result.value)) : result;
+}
+
 /** The value, or throws the error for the errors plugin to turn into the field's error result. */
 export function unwrap<T>(result: Result<T>): T {
   if (!result.ok) throw result.error;

@@ -1,9 +1,8 @@
 // Demo data for `npm run dev`: written through the same atomic ops as the API, once per database.
 import type { Db } from 'mongodb';
-import { appendRelease, countPackagePost, insertPackage } from './packages/package.ops.js';
-import { insertPost } from './posts/post.ops.js';
+import { appendRelease, insertPackage } from './packages/package.ops.js';
+import { createPost } from './posts/post.ops.js';
 import { ensureUser } from './users/user.ops.js';
-import { incrementStat } from './stats/stats.ops.js';
 
 export const DEMO_USER = { id: 'demo-user', name: 'Demo User' };
 
@@ -12,13 +11,9 @@ export async function seedDemoData(db: Db): Promise<boolean> {
   await ensureUser(db, DEMO_USER);
   const created = await insertPackage(db, { name: 'atomic-counter', displayName: 'atomic-counter', summary: 'Counters that never lose an increment', maintainerId: DEMO_USER.id });
   if (!created.ok) return false;
-  await incrementStat(db, 'totalPackages');
   for (const version of ['0.9.0', '1.0.0', '1.1.0-beta.1']) {
     await appendRelease(db, { name: 'atomic-counter', viewerId: DEMO_USER.id, version, sizeBytes: 12_345, notes: `Release ${version}` });
-    await incrementStat(db, 'totalReleases');
   }
-  await countPackagePost(db, 'atomic-counter');
-  await insertPost(db, { title: 'Why $inc beats read-modify-write', body: 'Two instances, one counter, zero lost updates.', authorId: DEMO_USER.id, packageName: 'atomic-counter' });
-  await incrementStat(db, 'totalPosts');
+  await createPost(db, { title: 'Why $inc beats read-modify-write', body: 'Two instances, one counter, zero lost updates.', authorId: DEMO_USER.id, packageName: 'atomic-counter' });
   return true;
 }

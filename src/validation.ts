@@ -1,12 +1,12 @@
-// Input validation at the edge: zod schemas parsed before any database operation, failures become VALIDATION results.
+// Input validation of query arguments: a failure is a BAD_USER_INPUT GraphQL error, since queries have no typed error
+// results. Mutation input is validated by each input field's own schema (Pothos' validation plugin, src/builder.ts).
+import { GraphQLError } from 'graphql';
 import type * as z from 'zod/mini';
-import { ValidationError } from './errors.js';
 
-/** Parses input with schema; throws a ValidationError listing every problem, so nothing is written. */
-export function parseInput<S extends z.ZodMiniType>(schema: S, input: unknown): z.output<S> {
-  const result = schema.safeParse(input);
+/** Parses a query argument with schema; throws BAD_USER_INPUT naming the argument and every problem. */
+export function parseQueryArg<S extends z.ZodMiniType>(name: string, schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-  const summary = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ');
-  throw new ValidationError(`Invalid input: ${summary}`, problems);
+  const problems = result.error.issues.map((issue) => issue.message).join('; ');
+  throw new GraphQLError(`Invalid argument "${name}": ${problems}`, { extensions: { code: 'BAD_USER_INPUT' } });
 }

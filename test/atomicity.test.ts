@@ -1,8 +1,9 @@
 // Through DB_TRACE (the driver's command monitoring), every mutation changes its document with exactly one
-// write and reads it, if at all, only after that write, to explain a refusal.
+// write and reads it, if at all, only after that write, to explain a refusal. The two that span documents (createPost,
+// deletePost) write their own document first, recording the effect, and then run its guarded steps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type GqlResponse, type TestApi } from './helpers/api.js';
-import { ADD_KEYWORDS, CREATE_PACKAGE, CREATE_POST, LIKE_POST, PUBLISH_RELEASE, RECORD_VIEW, UNLIKE_POST, UPDATE_PACKAGE } from './helpers/documents.js';
+import { ADD_KEYWORDS, CREATE_PACKAGE, CREATE_POST, DELETE_POST, LIKE_POST, PUBLISH_RELEASE, RECORD_VIEW, UNLIKE_POST, UPDATE_PACKAGE } from './helpers/documents.js';
 
 const WRITES = new Set(['insert', 'update', 'findAndModify', 'delete']);
 
@@ -40,7 +41,6 @@ describe('every mutation is one write with no read before it', () => {
     ['publishRelease', 'packages', () => api.gql(PUBLISH_RELEASE, { input: { packageName: 'traced', version: '1.0.0', sizeBytes: 1 } }, { token })],
     ['updatePackage', 'packages', () => api.gql(UPDATE_PACKAGE, { input: { name: 'traced', expectedVersion: 1, summary: 'x' } }, { token })],
     ['addKeywords', 'packages', () => api.gql(ADD_KEYWORDS, { input: { packageName: 'traced', keywords: ['a', 'b'] } }, { token })],
-    ['createPost', 'posts', () => api.gql(CREATE_POST, { input: { title: 't', body: 'b', packageName: 'traced' } }, { token })],
     ['likePost', 'posts', () => api.gql(LIKE_POST, { postId }, { token })],
     ['unlikePost', 'posts', () => api.gql(UNLIKE_POST, { postId }, { token })],
     ['recordView', 'posts', () => api.gql(RECORD_VIEW, { postId })],
@@ -50,15 +50,27 @@ describe('every mutation is one write with no read before it', () => {
     expectOneWriteFirst(response, collection);
   });
 
-  it('addKeywords upserts every keyword in one bulk command', async () => {
+  it('addKeywords writes nothing but the package', async () => {
     const response = await api.gql(ADD_KEYWORDS, { input: { packageName: 'traced', keywords: ['c', 'd', 'e'] } }, { token });
-    expect(opsOn(response, 'keywords')).toEqual(['update']);
+    expect(response.extensions!.dbOps!.filter((op) => op.collection !== 'users').map((op) => `${op.command} ${op.collection}`)).toEqual(['findAndModify packages']);
+  });
+});
+
+describe('a post counted on its package: the post first, then the effect steps, none before it', () => {
+  it('createPost inserts the post with its effect, applies +1 on the package, acknowledges, cleans up, ends', async () => {
+    const response = await api.gql(CREATE_POST, { input: { title: 't', body: 'b', packageName: 'traced' } }, { token });
+    expect(response.data!.createPost.__typename).toBe('CreatePostSuccess');
+    const writes = response.extensions!.dbOps!.filter((op) => op.collection !== 'users').map((op) => `${op.command} ${op.collection}`);
+    // The last find is the dataloader resolving the response's `package { name }`.
+    expect(writes).toEqual(['insert posts', 'update packages', 'update posts', 'update packages', 'update posts', 'find packages']);
   });
 
-  it('createPost proves the package exists by writing to it, not by reading it first', async () => {
-    const response = await api.gql(CREATE_POST, { input: { title: 't', body: 'b', packageName: 'traced' } }, { token });
-    // The only later read is the dataloader resolving the response's `package { name }`.
-    expect(opsOn(response, 'packages')).toEqual(['update', 'find']);
+  it('deletePost tombstones the post with its effect first, then applies -1 on the package the same way', async () => {
+    const created = (await api.gql(CREATE_POST, { input: { title: 't', body: 'b', packageName: 'traced' } }, { token })).data!.createPost.post;
+    const response = await api.gql(DELETE_POST, { input: { postId: created.id, expectedVersion: 1 } }, { token });
+    expect(response.data!.deletePost.__typename).toBe('DeletePostSuccess');
+    const writes = response.extensions!.dbOps!.filter((op) => op.collection !== 'users').map((op) => `${op.command} ${op.collection}`);
+    expect(writes).toEqual(['findAndModify posts', 'update packages', 'update posts', 'update packages', 'update posts']);
   });
 });
 

@@ -184,19 +184,23 @@ describe('addKeywords', () => {
     await createPackage('tagged');
   });
 
-  it('adds keywords once each, normalized, and records them in the keywords collection', async () => {
+  it('adds keywords once each, normalized, and finds the package by each of them', async () => {
     const result = (await api.gql(ADD_KEYWORDS, { input: { packageName: 'tagged', keywords: ['HTTP', 'client', 'http'] } }, { token: alice })).data!.addKeywords;
     expect(result.package.keywords).toEqual(['http', 'client']);
     const again = (await api.gql(ADD_KEYWORDS, { input: { packageName: 'tagged', keywords: ['client', 'async'] } }, { token: alice })).data!.addKeywords;
     expect(again.package.keywords).toEqual(['http', 'client', 'async']);
-    const slugs = (await api.db.collection('keywords').find({}).toArray()).map((k) => k._id).sort();
-    expect(slugs).toEqual(['async', 'client', 'http']);
+    for (const keyword of ['async', 'client', 'http']) {
+      const found = (await api.gql(`query ($k: String) { packages(keyword: $k, first: 10) { edges { node { name } } } }`, { k: keyword.toUpperCase() })).data!;
+      expect(found.packages.edges.map((e: { node: { name: string } }) => e.node.name)).toEqual(['tagged']);
+    }
+    expect((await api.gql(`{ packages(keyword: "none-such", first: 10) { edges { node { name } } } }`)).data!.packages.edges).toEqual([]);
+    expect((await api.gql(`{ packages(keyword: "$bad", first: 10) { edges { node { name } } } }`)).errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
   });
 
-  it('lets only maintainers add keywords, and a refused call creates no keyword', async () => {
+  it('lets only maintainers add keywords, and a refused call adds none', async () => {
     const result = (await api.gql(ADD_KEYWORDS, { input: { packageName: 'tagged', keywords: ['sneaky'] } }, { token: bob })).data!.addKeywords;
     expect(result.code).toBe('FORBIDDEN');
-    expect(await api.db.collection('keywords').countDocuments({ _id: 'sneaky' as never })).toBe(0);
+    expect(await api.db.collection('packages').countDocuments({ keywords: 'sneaky' })).toBe(0);
   });
 
   it('refuses invalid keywords and more than 50 per package', async () => {

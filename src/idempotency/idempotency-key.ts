@@ -58,6 +58,21 @@ function sortKeys(value: unknown): unknown {
   return sorted;
 }
 
+/** Deeper than any input of this API: a value nested further is refused before anything walks it recursively. */
+export const MAX_VARIABLE_DEPTH = 32;
+
+/** Whether a JSON value nests arrays/objects deeper than `limit`; iterative, so any depth is safe to ask about. */
+export function variablesDepthExceeds(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

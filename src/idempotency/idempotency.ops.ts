@@ -33,8 +33,9 @@ export interface IdempotencyKeyDoc {
 }
 
 export type ClaimResult =
-  /** This request holds the key now and must execute; `via` says how it got it. */
-  | { outcome: 'execute'; effectKey: string; via: 'insert' | 'takeover' | 'replace' | 'own' }
+  /** This request holds the key now and must execute: `new` for a fresh record, `resumed` when it took over (or
+   * re-took, after a lost reply) a record whose effectKey an earlier execution may already have used. */
+  | { outcome: 'execute'; effectKey: string; via: 'new' | 'resumed' }
   | { outcome: 'replay'; response: StoredResponse }
   | { outcome: 'in_progress'; retryAfterSeconds: number }
   | { outcome: 'reused' };
@@ -44,17 +45,12 @@ export interface ClaimRequest {
   fingerprint: string;
   /** A fresh random token for this execution attempt. */
   claim: string;
-  /** The caller's clock; passed in so tests can step past leases and expiry without waiting. */
-  now: Date;
   leaseMs: number;
   ttlMs: number;
 }
 
-// A claim races at most a few other requests with the same key; after this many rounds of "the record changed
-// between my write and my read" the request answers IN_PROGRESS and the client retries.
-const MAX_CLAIM_ROUNDS = 5;
 // Attempts per database call on a transient error (on top of the driver's own single retry). Every call here is
-// safe to repeat: each is conditional on this request's claim token, or, for the insert, is explained by a read.
+// safe to repeat: each is conditional on this request's claim token, or decides from the document it returns.
 const ATTEMPTS = 3;
 
 function keys(db: Db) {
@@ -65,62 +61,52 @@ export function newClaimToken(): string {
   return randomBytes(16).toString('base64url');
 }
 
-function freshRecord(request: ClaimRequest): IdempotencyKeyDoc {
-  return {
-    _id: request.id,
-    fingerprint: request.fingerprint,
-    state: 'in_progress',
-    claim: request.claim,
-    effectKey: randomBytes(16).toString('base64url'),
-    leaseUntil: new Date(request.now.getTime() + request.leaseMs),
-    expiresAt: new Date(request.now.getTime() + request.ttlMs),
-    createdAt: request.now,
-  };
-}
-
 /**
- * atomic: claims the key with one insert; when it exists, one read after the failed insert decides: REUSED (other
- * fingerprint), replay (completed), IN_PROGRESS (live lease), or one conditional write that takes over an expired
- * lease or replaces an expired record. Of any number of concurrent requests with one key, one executes at a time.
+ * atomic: one upsert with a pipeline decides the claim on the database clock ($$NOW), so an instance whose clock is
+ * off can neither steal a live lease nor keep an expired record: a missing or expired record is replaced by a fresh
+ * one held by this request; a record of the same request whose lease ended is taken over (keeping its effectKey);
+ * anything else is left as it is, and the document returned says why (REUSED, replay or IN_PROGRESS). Of any number
+ * of concurrent requests with one key, one executes at a time.
  */
 export async function claimKey(db: Db, request: ClaimRequest): Promise<ClaimResult> {
-  const now = request.now;
-  for (let round = 0; round < MAX_CLAIM_ROUNDS; round++) {
-    const fresh = freshRecord(request);
-    try {
-      await retrying(() => keys(db).insertOne(fresh));
-      return { outcome: 'execute', effectKey: fresh.effectKey, via: 'insert' };
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-    }
-    const current = await retrying(() => keys(db).findOne({ _id: request.id }));
-    // Removed by the TTL monitor between the insert and the read: insert again.
-    if (current === null) continue;
-    // This request's own earlier attempt got through but its reply was lost.
-    if (current.claim === request.claim) return { outcome: 'execute', effectKey: current.effectKey, via: 'own' };
-    if (current.expiresAt <= now) {
-      // Expired but not swept yet (MongoDB's TTL monitor lags up to a minute): the key is free, a new record replaces it.
-      const { matchedCount } = await retrying(() => keys(db).replaceOne({ _id: request.id, expiresAt: { $lte: now } }, fresh));
-      if (matchedCount === 1) return { outcome: 'execute', effectKey: fresh.effectKey, via: 'replace' };
-      continue;
-    }
-    if (current.fingerprint !== request.fingerprint) return { outcome: 'reused' };
-    if (current.state === 'completed' && current.response) return { outcome: 'replay', response: current.response };
-    if (current.leaseUntil > now) {
-      return { outcome: 'in_progress', retryAfterSeconds: Math.max(1, Math.ceil((current.leaseUntil.getTime() - now.getTime()) / 1000)) };
-    }
-    // The holder crashed or gave the key back (releaseKey): take it over, keeping its effectKey so that the
-    // mutation recognizes an effect the first execution already applied.
-    const taken = await retrying(() =>
-      keys(db).findOneAndUpdate(
-        { _id: request.id, fingerprint: request.fingerprint, state: 'in_progress', leaseUntil: { $lte: now } },
-        { $set: { claim: request.claim, leaseUntil: new Date(now.getTime() + request.leaseMs) } },
-        { returnDocument: 'after', projection: { effectKey: 1 } },
-      ),
-    );
-    if (taken) return { outcome: 'execute', effectKey: taken.effectKey, via: 'takeover' };
+  const effectKey = randomBytes(16).toString('base64url');
+  const fresh = { $or: [{ $eq: [{ $type: '$state' }, 'missing'] }, { $lte: ['$expiresAt', '$$NOW'] }] };
+  const takeover = {
+    $and: [{ $eq: ['$fingerprint', { $literal: request.fingerprint }] }, { $eq: ['$state', 'in_progress'] }, { $lte: ['$leaseUntil', '$$NOW'] }],
+  };
+  const claimed = { $or: [fresh, takeover] };
+  const pipeline = [
+    {
+      $set: {
+        fingerprint: { $cond: [fresh, { $literal: request.fingerprint }, '$fingerprint'] },
+        state: { $cond: [fresh, 'in_progress', '$state'] },
+        claim: { $cond: [claimed, { $literal: request.claim }, '$claim'] },
+        effectKey: { $cond: [fresh, { $literal: effectKey }, '$effectKey'] },
+        leaseUntil: { $cond: [claimed, { $add: ['$$NOW', request.leaseMs] }, '$leaseUntil'] },
+        expiresAt: { $cond: [fresh, { $add: ['$$NOW', request.ttlMs] }, '$expiresAt'] },
+        createdAt: { $cond: [fresh, '$$NOW', '$createdAt'] },
+        response: { $cond: [fresh, '$$REMOVE', '$response'] },
+      },
+    },
+  ];
+  const upsert = () => keys(db).findOneAndUpdate({ _id: request.id }, pipeline, { upsert: true, returnDocument: 'after' });
+  let current: IdempotencyKeyDoc | null;
+  try {
+    current = await retrying(upsert);
+  } catch (error) {
+    // Two first requests upserted at once and the other inserted: the record exists now, so this one matches it.
+    if (!isDuplicateKeyError(error)) throw error;
+    current = await retrying(upsert);
   }
-  return { outcome: 'in_progress', retryAfterSeconds: 1 };
+  if (!current) throw new Error('idempotency claim upsert returned no document');
+  if (current.claim === request.claim) {
+    return { outcome: 'execute', effectKey: current.effectKey, via: current.effectKey === effectKey ? 'new' : 'resumed' };
+  }
+  if (current.fingerprint !== request.fingerprint) return { outcome: 'reused' };
+  if (current.state === 'completed' && current.response) return { outcome: 'replay', response: current.response };
+  // Only a hint for Retry-After: the lease itself was judged on the database clock above.
+  const leaseLeftMs = Math.min(current.leaseUntil.getTime() - Date.now(), request.leaseMs);
+  return { outcome: 'in_progress', retryAfterSeconds: Math.max(1, Math.ceil(leaseLeftMs / 1000)) };
 }
 
 /** atomic: stores the answer and marks the key completed, only while this execution still holds it; false if not. */

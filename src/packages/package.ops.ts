@@ -2,7 +2,7 @@
 import type { Db, Filter } from 'mongodb';
 import { AlreadyExistsError, type AppError, ConflictError, fail, ForbiddenError, NotFoundError, ok, type Result, ValidationError } from '../errors.js';
 import { isDuplicateKeyError } from '../db/errors.js';
-import { appendRecentKey } from '../idempotency/effect-keys.js';
+import type { EffectMark } from '../effects/effect.ops.js';
 import { releaseSortKey } from './release-version.js';
 
 export interface ReleaseDoc {
@@ -26,6 +26,7 @@ export interface PackageDoc {
   keywords: string[];
   releases: ReleaseDoc[];
   releaseCount: number;
+  /** Kept by the createPost and deletePost effects (src/posts/post.ops.ts); `npm run verify` recounts it. */
   postCount: number;
   /** Edit version for optimistic concurrency; only updatePackage bumps it. */
   version: number;
@@ -35,11 +36,11 @@ export interface PackageDoc {
   createdByKey?: string;
   /** idempotency effectKey of the latest keyed updatePackage, so its retry is recognized while no edit followed. */
   lastEditKey?: string;
-  /** idempotency effectKeys of the latest keyed createPost calls counted in postCount (bounded). */
-  recentPostKeys?: string[];
+  /** Effect steps applied here and not yet acknowledged by their primary document (src/effects/effect.ops.ts). */
+  effectMarks?: EffectMark[];
 }
 
-/** The one projection every package read uses, so a response never carries fields the API does not expose. */
+/** The one projection every package read uses: the fields the Package type shows, never the bookkeeping (effect keys, marks). */
 export const PACKAGE_PROJECTION = {
   displayName: 1,
   summary: 1,
@@ -211,30 +212,6 @@ export async function addPackageKeywords(
 }
 
 /**
- * atomic: counts one more post about the package; NOT_FOUND (and no change) if it does not exist. With an
- * effectKey the same write records it among the package's last RECENT_EFFECT_KEYS post keys and is refused when
- * it is there, so a createPost retried after a crash counts its post once; the read after a refusal tells
- * "already counted" (success) from NOT_FOUND.
- */
-export async function countPackagePost(db: Db, name: string, effectKey: string | null = null): Promise<Result<void>> {
-  if (effectKey === null) {
-    const { matchedCount } = await packages(db).updateOne({ _id: name }, { $inc: { postCount: 1 } });
-    return matchedCount === 1 ? ok(undefined) : fail(new NotFoundError(`No package named "${name}".`));
-  }
-  const { matchedCount } = await packages(db).updateOne({ _id: name, recentPostKeys: { $ne: effectKey } }, [
-    { $set: { postCount: { $add: ['$postCount', 1] }, recentPostKeys: appendRecentKey('recentPostKeys', effectKey) } },
-  ]);
-  if (matchedCount === 1) return ok(undefined);
-  const exists = await packages(db).findOne({ _id: name }, { projection: { _id: 1 } });
-  return exists ? ok(undefined) : fail(new NotFoundError(`No package named "${name}".`));
-}
-
-/** atomic: counts one post less about the package, after its post was deleted. */
-export async function uncountPackagePost(db: Db, name: string): Promise<void> {
-  await packages(db).updateOne({ _id: name }, { $inc: { postCount: -1 } });
-}
-
-/**
  * After a guarded write matched nothing: NOT_FOUND, FORBIDDEN for non-maintainers, else the op's own reason. With
  * sameRequest (keyed calls) the read fetches the whole package first, and a value from sameRequest means the write
  * was refused because this very request already applied it: that is success.
@@ -270,12 +247,12 @@ export interface PackagePageCursor {
   name: string;
 }
 
-/** One page of packages, most recently updated first (ties by name), strictly after or before a cursor. */
+/** One page of packages, most recently updated first (ties by name), strictly after or before a cursor, optionally with one keyword. */
 export async function findPackagePage(
   db: Db,
-  page: { after?: PackagePageCursor; before?: PackagePageCursor; limit: number; inverted: boolean },
+  page: { keyword?: string; after?: PackagePageCursor; before?: PackagePageCursor; limit: number; inverted: boolean },
 ): Promise<PackageDoc[]> {
-  const bounds: Filter<PackageDoc>[] = [];
+  const bounds: Filter<PackageDoc>[] = page.keyword === undefined ? [] : [{ keywords: page.keyword }];
   // Descending order: "after" a cursor means older (or same time and smaller name).
   if (page.after) bounds.push(keysetBound(page.after, '$lt'));
   if (page.before) bounds.push(keysetBound(page.before, '$gt'));

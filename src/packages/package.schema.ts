@@ -1,24 +1,15 @@
 // Packages: the Package and Release types, the package queries, and the createPackage, publishRelease,
-// updatePackage and addKeywords mutations. Thin: validate -> one atomic op -> shape.
+// updatePackage and addKeywords mutations, each one declaration run by the mutation kit.
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import * as z from 'zod/mini';
 import { builder } from '../builder.js';
-import {
-  AlreadyExistsError,
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  RateLimitedError,
-  unwrap,
-  ValidationError,
-} from '../errors.js';
-import { parseInput } from '../validation.js';
+import { AlreadyExistsError, ConflictError, ForbiddenError, mapResult, NotFoundError } from '../errors.js';
+import { defineMutation } from '../mutation-kit.js';
 import { assertPageSize } from '../pagination.js';
+import { parseQueryArg } from '../validation.js';
 import { User } from '../users/user.schema.js';
-import { ensureUser } from '../users/user.ops.js';
-import { incrementStat } from '../stats/stats.ops.js';
-import { KeywordSchema, upsertKeywords } from './keyword.ops.js';
+import { KeywordSchema } from './keyword.js';
 import { normalizePackageName, PackageNameSchema } from './package-name.js';
 import {
   addPackageKeywords,
@@ -33,7 +24,6 @@ import {
   updatePackageIfVersion,
 } from './package.ops.js';
 import { ReleaseVersionSchema } from './release-version.js';
-import { enforceRateLimit } from '../security/rate-limit.js';
 
 export const Release = builder.objectRef<ReleaseDoc>('Release').implement({
   fields: (t) => ({
@@ -64,6 +54,9 @@ export const Package = builder.loadableObject('Package', {
       resolve: (p) => p.releases[0] ?? null,
     }),
     releaseCount: t.exposeInt('releaseCount'),
+    postCount: t.exposeInt('postCount', {
+      description: 'Posts about the package; a post being created or deleted right now is counted once its effect completes.',
+    }),
     version: t.exposeInt('version', { description: 'Edit version: pass it as expectedVersion to updatePackage.' }),
     lastUpdated: t.expose('lastUpdated', { type: 'DateTime', nullable: true }),
   }),
@@ -73,6 +66,7 @@ builder.queryFields((t) => ({
   package: t.field({
     type: Package,
     nullable: true,
+    description: 'The package with this name (compared normalized); null when none has it, or no package could.',
     args: { name: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => {
       const name = PackageNameSchema.safeParse(args.name);
@@ -81,13 +75,16 @@ builder.queryFields((t) => ({
   }),
   packages: t.connection({
     type: Package,
-    description: 'Packages, most recently updated first.',
+    description: 'Packages, most recently updated first; only those with the keyword when one is given.',
+    args: { keyword: t.arg.string() },
     resolve: (_root, args, ctx) => {
       assertPageSize(args);
+      const keyword = args.keyword == null ? undefined : parseQueryArg('keyword', KeywordSchema, args.keyword);
       return resolveCursorConnection(
         { args, toCursor: (p: PackageDoc) => encodePackageCursor({ lastUpdated: p.lastUpdated, name: p._id }) },
         ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
           findPackagePage(ctx.db, {
+            keyword,
             after: after === undefined ? undefined : decodePackageCursor(after),
             before: before === undefined ? undefined : decodePackageCursor(before),
             limit,
@@ -105,7 +102,8 @@ function encodePackageCursor(cursor: PackagePageCursor): string {
 function decodePackageCursor(cursor: string): PackagePageCursor {
   try {
     const [time, name] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof time === 'number' && Number.isFinite(time) && typeof name === 'string') return { lastUpdated: new Date(time), name };
+    const lastUpdated = new Date(typeof time === 'number' ? time : NaN);
+    if (!Number.isNaN(lastUpdated.getTime()) && typeof name === 'string') return { lastUpdated, name };
   } catch {
     // fall through to the error below
   }
@@ -125,163 +123,112 @@ function packageSuccess(name: string) {
   });
 }
 
-const CreatePackageSuccess = packageSuccess('CreatePackageSuccess');
-const UpdatePackageSuccess = packageSuccess('UpdatePackageSuccess');
-const AddKeywordsSuccess = packageSuccess('AddKeywordsSuccess');
-
 const SummarySchema = z.string().check(z.trim(), z.minLength(1, 'Summary is required'), z.maxLength(200, 'Summary is at most 200 characters'));
 const DescriptionSchema = z.string().check(z.maxLength(50_000, 'Description is at most 50,000 characters'));
 
+// Each input field carries its GraphQL type and its zod schema together; the validation plugin checks them and the
+// mutation kit turns a failure into the field's ValidationError.
 const CreatePackageInput = builder.inputType('CreatePackageInput', {
   fields: (t) => ({
-    name: t.string({ required: true, description: 'PyPI rules: letters, digits, ".", "_", "-"; compared normalized.' }),
-    summary: t.string({ required: true }),
+    name: t.string({ required: true, description: 'PyPI rules: letters, digits, ".", "_", "-"; compared normalized.', validate: PackageNameSchema }),
+    summary: t.string({ required: true, validate: SummarySchema }),
   }),
 });
-const CreatePackageInputSchema = z.object({ name: PackageNameSchema, summary: SummarySchema });
 
 const PublishReleaseInput = builder.inputType('PublishReleaseInput', {
   fields: (t) => ({
-    packageName: t.string({ required: true }),
-    version: t.string({ required: true, description: 'Strict semver, e.g. 1.2.3 or 2.0.0-rc.1.' }),
-    sizeBytes: t.int({ required: true }),
-    notes: t.string(),
+    packageName: t.string({ required: true, validate: PackageNameSchema }),
+    version: t.string({ required: true, description: 'Strict semver, e.g. 1.2.3 or 2.0.0-rc.1.', validate: ReleaseVersionSchema }),
+    sizeBytes: t.int({ required: true, validate: z.int().check(z.minimum(0, 'sizeBytes cannot be negative')) }),
+    notes: t.string({ validate: z.nullish(z.string().check(z.maxLength(10_000, 'Notes are at most 10,000 characters'))) }),
   }),
-});
-const PublishReleaseInputSchema = z.object({
-  packageName: PackageNameSchema,
-  version: ReleaseVersionSchema,
-  sizeBytes: z.int().check(z.minimum(0, 'sizeBytes cannot be negative')),
-  notes: z.nullish(z.string().check(z.maxLength(10_000, 'Notes are at most 10,000 characters'))),
 });
 
 const UpdatePackageInput = builder.inputType('UpdatePackageInput', {
   fields: (t) => ({
-    name: t.string({ required: true }),
-    expectedVersion: t.int({ required: true, description: 'The `version` the editor saw; CONFLICT if it moved on.' }),
-    summary: t.string(),
-    description: t.string(),
+    name: t.string({ required: true, validate: PackageNameSchema }),
+    expectedVersion: t.int({
+      required: true,
+      description: 'The `version` the editor saw; CONFLICT if it moved on.',
+      validate: z.int().check(z.minimum(1, 'expectedVersion starts at 1')),
+    }),
+    summary: t.string({ validate: z.nullish(SummarySchema) }),
+    description: t.string({ validate: z.nullish(DescriptionSchema) }),
   }),
+  validate: z
+    .looseObject({ summary: z.nullish(z.string()), description: z.nullish(z.string()) })
+    .check(z.refine((input) => input.summary != null || input.description != null, 'Give a summary, a description or both')),
 });
-const UpdatePackageInputSchema = z
-  .object({
-    name: PackageNameSchema,
-    expectedVersion: z.int().check(z.minimum(1, 'expectedVersion starts at 1')),
-    summary: z.nullish(SummarySchema),
-    description: z.nullish(DescriptionSchema),
-  })
-  .check(z.refine((input) => input.summary != null || input.description != null, 'Give a summary, a description or both'));
 
 const AddKeywordsInput = builder.inputType('AddKeywordsInput', {
   fields: (t) => ({
-    packageName: t.string({ required: true }),
-    keywords: t.stringList({ required: true }),
+    packageName: t.string({ required: true, validate: PackageNameSchema }),
+    keywords: t.stringList({
+      required: true,
+      validate: z.array(KeywordSchema).check(z.minLength(1, 'Give at least one keyword'), z.maxLength(20, 'At most 20 keywords at a time')),
+    }),
   }),
-});
-const AddKeywordsInputSchema = z.object({
-  packageName: PackageNameSchema,
-  keywords: z.array(KeywordSchema).check(z.minLength(1, 'Give at least one keyword'), z.maxLength(20, 'At most 20 keywords at a time')),
 });
 
-builder.mutationFields((t) => ({
-  createPackage: t.field({
-    type: CreatePackageSuccess,
-    authScopes: { authenticated: true },
-    args: { input: t.arg({ type: CreatePackageInput, required: true }) },
-    errors: { types: [ValidationError, AlreadyExistsError, RateLimitedError], union: { name: 'CreatePackageResult' } },
-    resolve: async (_root, args, ctx) => {
-      await enforceRateLimit(ctx, 'createPackage');
-      const input = parseInput(CreatePackageInputSchema, args.input);
-      await ensureUser(ctx.db, ctx.viewer!);
-      const created = unwrap(
-        await insertPackage(
-          ctx.db,
-          { name: normalizePackageName(input.name), displayName: input.name, summary: input.summary, maintainerId: ctx.viewer!.id },
-          ctx.idempotencyKey,
-        ),
-      );
-      // Counted only by the execution that inserted it: a retried request (docs/idempotency.md) never counts twice.
-      if (created.created) await incrementStat(ctx.db, 'totalPackages');
-      return { package: created.package };
-    },
-  }),
-  publishRelease: t.field({
-    type: PublishReleaseSuccess,
-    authScopes: { authenticated: true },
-    args: { input: t.arg({ type: PublishReleaseInput, required: true }) },
-    errors: {
-      types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, RateLimitedError],
-      union: { name: 'PublishReleaseResult' },
-    },
-    resolve: async (_root, args, ctx) => {
-      await enforceRateLimit(ctx, 'publishRelease');
-      const input = parseInput(PublishReleaseInputSchema, args.input);
-      await ensureUser(ctx.db, ctx.viewer!);
-      const published = unwrap(
-        await appendRelease(
-          ctx.db,
-          {
-            name: normalizePackageName(input.packageName),
-            viewerId: ctx.viewer!.id,
-            version: input.version,
-            sizeBytes: input.sizeBytes,
-            notes: input.notes ?? null,
-          },
-          ctx.idempotencyKey,
-        ),
-      );
-      // Counted only by the execution that appended it: a retried request (docs/idempotency.md) never counts twice.
-      if (published.applied) await incrementStat(ctx.db, 'totalReleases');
-      return published;
-    },
-  }),
-  updatePackage: t.field({
-    type: UpdatePackageSuccess,
-    authScopes: { authenticated: true },
-    args: { input: t.arg({ type: UpdatePackageInput, required: true }) },
-    errors: {
-      types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, RateLimitedError],
-      union: { name: 'UpdatePackageResult' },
-    },
-    resolve: async (_root, args, ctx) => {
-      await enforceRateLimit(ctx, 'updatePackage');
-      const input = parseInput(UpdatePackageInputSchema, args.input);
-      await ensureUser(ctx.db, ctx.viewer!);
-      const updated = unwrap(
-        await updatePackageIfVersion(
-          ctx.db,
-          {
-            name: normalizePackageName(input.name),
-            viewerId: ctx.viewer!.id,
-            expectedVersion: input.expectedVersion,
-            summary: input.summary ?? undefined,
-            description: input.description ?? undefined,
-          },
-          ctx.idempotencyKey,
-        ),
-      );
-      return { package: updated };
-    },
-  }),
-  addKeywords: t.field({
-    type: AddKeywordsSuccess,
-    authScopes: { authenticated: true },
-    args: { input: t.arg({ type: AddKeywordsInput, required: true }) },
-    errors: {
-      types: [ValidationError, NotFoundError, ForbiddenError, RateLimitedError],
-      union: { name: 'AddKeywordsResult' },
-    },
-    resolve: async (_root, args, ctx) => {
-      await enforceRateLimit(ctx, 'addKeywords');
-      const input = parseInput(AddKeywordsInputSchema, args.input);
-      const keywords = [...new Set(input.keywords)];
-      await ensureUser(ctx.db, ctx.viewer!);
-      // The package write goes first: it alone decides FORBIDDEN, so a refused call leaves no keyword behind.
-      const updated = unwrap(
-        await addPackageKeywords(ctx.db, { name: normalizePackageName(input.packageName), viewerId: ctx.viewer!.id, keywords }),
-      );
-      await upsertKeywords(ctx.db, keywords);
-      return { package: updated };
-    },
-  }),
-}));
+defineMutation('createPackage', {
+  auth: 'user',
+  rateLimit: 'createPackage',
+  args: (arg) => ({ input: arg({ type: CreatePackageInput, required: true }) }),
+  errors: [AlreadyExistsError],
+  success: packageSuccess('CreatePackageSuccess'),
+  run: async ({ input }, { db, viewer, effectKey }) =>
+    mapResult(
+      await insertPackage(db, { name: normalizePackageName(input.name), displayName: input.name, summary: input.summary, maintainerId: viewer.id }, effectKey),
+      (created) => ({ package: created.package }),
+    ),
+});
+
+defineMutation('publishRelease', {
+  auth: 'user',
+  rateLimit: 'publishRelease',
+  args: (arg) => ({ input: arg({ type: PublishReleaseInput, required: true }) }),
+  errors: [NotFoundError, ForbiddenError, ConflictError],
+  success: PublishReleaseSuccess,
+  run: ({ input }, { db, viewer, effectKey }) =>
+    appendRelease(
+      db,
+      { name: normalizePackageName(input.packageName), viewerId: viewer.id, version: input.version, sizeBytes: input.sizeBytes, notes: input.notes ?? null },
+      effectKey,
+    ),
+});
+
+defineMutation('updatePackage', {
+  auth: 'user',
+  rateLimit: 'updatePackage',
+  args: (arg) => ({ input: arg({ type: UpdatePackageInput, required: true }) }),
+  errors: [NotFoundError, ForbiddenError, ConflictError],
+  success: packageSuccess('UpdatePackageSuccess'),
+  run: async ({ input }, { db, viewer, effectKey }) =>
+    mapResult(
+      await updatePackageIfVersion(
+        db,
+        {
+          name: normalizePackageName(input.name),
+          viewerId: viewer.id,
+          expectedVersion: input.expectedVersion,
+          summary: input.summary ?? undefined,
+          description: input.description ?? undefined,
+        },
+        effectKey,
+      ),
+      (updated) => ({ package: updated }),
+    ),
+});
+
+defineMutation('addKeywords', {
+  auth: 'user',
+  rateLimit: 'addKeywords',
+  args: (arg) => ({ input: arg({ type: AddKeywordsInput, required: true }) }),
+  errors: [NotFoundError, ForbiddenError],
+  success: packageSuccess('AddKeywordsSuccess'),
+  run: async ({ input }, { db, viewer }) =>
+    mapResult(
+      await addPackageKeywords(db, { name: normalizePackageName(input.packageName), viewerId: viewer.id, keywords: [...new Set(input.keywords)] }),
+      (updated) => ({ package: updated }),
+    ),
+});

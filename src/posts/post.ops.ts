@@ -1,7 +1,9 @@
 // Every database operation on posts. Likes live in the post (likedBy + likeCount changed together), so
-// likeCount equals the number of distinct likers after any mix of concurrent likes and unlikes.
+// likeCount equals the number of distinct likers after any mix of concurrent likes and unlikes. Creating and deleting
+// a post also moves its package's postCount: a multi-document effect recorded in the post (src/effects/effect.ops.ts).
 import { ObjectId, type Db } from 'mongodb';
 import { isDuplicateKeyError } from '../db/errors.js';
+import { completeEffect, effectRecord, type EffectRecord, newEffectId } from '../effects/effect.ops.js';
 import { appendRecentKey } from '../idempotency/effect-keys.js';
 import { type AppError, ConflictError, fail, ForbiddenError, NotFoundError, ok, type Result } from '../errors.js';
 
@@ -23,7 +25,21 @@ export interface PostDoc {
   recentViewKeys?: string[];
   /** idempotency effectKey of the latest keyed updatePost, so its retry is recognized while no edit followed. */
   lastEditKey?: string;
+  /** Effects this post started and that are not over yet (its count on the package). */
+  effects?: EffectRecord[];
+  /** Set by deletePost: the post is gone for every reader; the document stays as a tombstone until purgeAt. */
+  deletedAt?: Date;
+  /** The effect id of the deletePost that deleted it, so a retry of that request is told success. */
+  deletedBy?: string;
+  /** When the TTL index removes the tombstone: set once the deletion's effect is over. */
+  purgeAt?: Date;
 }
+
+/** Posts that exist for readers: not deleted (documents written before deletion was soft have no deletedAt). */
+const LIVE = { deletedAt: { $exists: false } } as const;
+
+/** How long a deleted post's tombstone answers a retried deletePost: the Idempotency-Key lifetime's default. */
+const TOMBSTONE_MS = 24 * 60 * 60 * 1000;
 
 /** A post as read: never the likers, only whether the viewer is one of them. */
 export type PostView = Omit<PostDoc, 'likedBy'> & { viewerHasLiked?: boolean };
@@ -50,15 +66,23 @@ function posts(db: Db) {
 }
 
 /**
- * atomic: inserts one post with fresh counters. Without an effectKey a retry of this call makes a second post; with
- * one, the post carries it under a unique index, so a retry's insert fails and the first post is returned instead
- * (`created: false`, so the caller counts the post only once).
+ * Creates the post and counts it on its package, exactly once whatever stops this call: the insert records the
+ * effect (count +1 on the package) and the effect's steps follow (src/effects/effect.ops.ts). With an effectKey the
+ * post carries it under a unique index, so a retry finds the first post and finishes its effect instead of inserting
+ * again. NOT_FOUND, and no post, when the package does not exist.
  */
-export async function insertPost(
+export async function createPost(
   db: Db,
   input: { title: string; body: string; authorId: string; packageName: string },
   effectKey: string | null = null,
-): Promise<{ post: PostView; created: boolean }> {
+): Promise<Result<PostView>> {
+  const effectId = effectKey ?? newEffectId();
+  const record = effectRecord({
+    id: effectId,
+    kind: 'createPost',
+    steps: [{ name: 'postCount', collection: 'packages', target: input.packageName, inc: { postCount: 1 } }],
+    abort: { delete: true },
+  });
   const doc: PostDoc = {
     _id: new ObjectId(),
     ...input,
@@ -68,25 +92,30 @@ export async function insertPost(
     lastViewedAt: null,
     createdAt: new Date(),
     version: 1,
+    effects: [record],
     ...(effectKey === null ? {} : { idempotencyKey: effectKey }),
   };
+  const missing = () => fail<PostView>(new NotFoundError(`No package named "${input.packageName}".`));
   try {
     await posts(db).insertOne(doc);
   } catch (error) {
     if (effectKey === null || !isDuplicateKeyError(error)) throw error;
-    // Read after the refused insert: the post an earlier execution of this same request created.
-    const existing = await posts(db).findOne({ idempotencyKey: effectKey }, { projection: postProjection(input.authorId) });
+    // Read after the refused insert: the post an earlier execution of this same request created; finish its effect.
+    const existing = await posts(db).findOne({ idempotencyKey: effectKey, ...LIVE }, { projection: { _id: 1 } });
     if (!existing) throw error;
-    return { post: existing, created: false };
+    if ((await completeEffect(db, { collection: 'posts', id: existing._id, effectId })) === 'aborted') return missing();
+    const post = await findPost(db, existing._id, input.authorId);
+    return post ? ok(post) : missing();
   }
-  const { likedBy: _likers, idempotencyKey: _key, ...view } = doc;
-  return { post: { ...view, viewerHasLiked: false }, created: true };
+  if ((await completeEffect(db, { collection: 'posts', id: doc._id, effectId }, record)) === 'aborted') return missing();
+  const { likedBy: _likers, idempotencyKey: _key, effects: _effects, ...view } = doc;
+  return ok({ ...view, viewerHasLiked: false });
 }
 
 /** atomic: adds the viewer to likedBy and 1 to likeCount only if the viewer is not there yet; idempotent per user. */
 export async function addLike(db: Db, postId: ObjectId, viewerId: string): Promise<Result<PostView>> {
   const updated = await posts(db).findOneAndUpdate(
-    { _id: postId, likedBy: { $ne: viewerId } },
+    { _id: postId, ...LIVE, likedBy: { $ne: viewerId } },
     { $push: { likedBy: viewerId }, $inc: { likeCount: 1 } },
     { returnDocument: 'after', projection: postProjection(viewerId) },
   );
@@ -96,7 +125,7 @@ export async function addLike(db: Db, postId: ObjectId, viewerId: string): Promi
 /** atomic: removes the viewer from likedBy and 1 from likeCount only if the viewer is there; idempotent per user. */
 export async function removeLike(db: Db, postId: ObjectId, viewerId: string): Promise<Result<PostView>> {
   const updated = await posts(db).findOneAndUpdate(
-    { _id: postId, likedBy: viewerId },
+    { _id: postId, ...LIVE, likedBy: viewerId },
     { $pull: { likedBy: viewerId }, $inc: { likeCount: -1 } },
     { returnDocument: 'after', projection: postProjection(viewerId) },
   );
@@ -117,7 +146,7 @@ async function explainUnchangedPost(db: Db, postId: ObjectId, viewerId: string |
  */
 export async function addView(db: Db, postId: ObjectId, viewerId: string | null, effectKey: string | null = null): Promise<Result<PostView>> {
   const updated = await posts(db).findOneAndUpdate(
-    effectKey === null ? { _id: postId } : { _id: postId, recentViewKeys: { $ne: effectKey } },
+    effectKey === null ? { _id: postId, ...LIVE } : { _id: postId, ...LIVE, recentViewKeys: { $ne: effectKey } },
     [
       {
         $set: {
@@ -148,7 +177,7 @@ export async function updatePostIfVersion(
   if (input.body !== undefined) changes.body = input.body;
   if (effectKey !== null) changes.lastEditKey = effectKey;
   const updated = await posts(db).findOneAndUpdate(
-    { _id: input.postId, authorId: input.viewerId, version: input.expectedVersion },
+    { _id: input.postId, ...LIVE, authorId: input.viewerId, version: input.expectedVersion },
     { $set: changes, $inc: { version: 1 } },
     { returnDocument: 'after', projection: postProjection(input.viewerId) },
   );
@@ -162,16 +191,59 @@ export async function updatePostIfVersion(
   );
 }
 
-/** atomic: deletes the post only if the viewer is its author and its version still equals expectedVersion; returns its package. */
+/**
+ * Deletes the post if the viewer is its author and its version still equals expectedVersion, and uncounts it on its
+ * package exactly once: the first write makes it a tombstone for every reader and records the effect (count -1),
+ * whose steps follow; the tombstone is purged a day after the effect is over. A retry of the same keyed request is
+ * told success while the tombstone lasts, and finishes the effect if it was cut short.
+ */
 export async function deletePostIfVersion(
   db: Db,
   input: { postId: ObjectId; viewerId: string; expectedVersion: number },
-): Promise<Result<{ packageName: string }>> {
-  const deleted = await posts(db).findOneAndDelete(
-    { _id: input.postId, authorId: input.viewerId, version: input.expectedVersion },
-    { projection: { packageName: 1 } },
+  effectKey: string | null = null,
+): Promise<Result<{ postId: ObjectId }>> {
+  const effectId = effectKey ?? newEffectId();
+  const record = effectRecord({
+    id: effectId,
+    kind: 'deletePost',
+    // The target is the post's own package: '$packageName' is read by the pipeline below, in the same write.
+    steps: [{ name: 'postCount', collection: 'packages', target: '$packageName', inc: { postCount: -1 } }],
+    // A post's package is never deleted; were it missing, the post stays deleted with nothing to uncount.
+    abort: { inc: {} },
+    doneSet: { purgeAt: new Date(Date.now() + TOMBSTONE_MS) },
+  });
+  const deleted = await posts(db).findOneAndUpdate(
+    { _id: input.postId, ...LIVE, authorId: input.viewerId, version: input.expectedVersion },
+    [
+      {
+        $set: {
+          deletedAt: '$$NOW',
+          deletedBy: { $literal: effectId },
+          version: { $add: ['$version', 1] },
+          effects: {
+            $concatArrays: [
+              { $ifNull: ['$effects', []] },
+              [{ $mergeObjects: [{ $literal: { ...record, steps: [] } }, { steps: [{ $mergeObjects: [{ $literal: record.steps[0] }, { target: '$packageName' }] }] }] }],
+            ],
+          },
+        },
+      },
+    ],
+    { returnDocument: 'after', projection: { effects: { $elemMatch: { id: effectId } } } },
   );
-  return deleted ? ok({ packageName: deleted.packageName }) : explainRefusedPostWrite(db, input.postId, input.viewerId, input.expectedVersion);
+  if (deleted) {
+    await completeEffect(db, { collection: 'posts', id: input.postId, effectId }, deleted.effects?.[0]);
+    return ok({ postId: input.postId });
+  }
+  if (effectKey !== null) {
+    // Read after the refused write: this same request's earlier deletion, perhaps cut short before its count moved.
+    const mine = await posts(db).findOne({ _id: input.postId, deletedBy: effectId }, { projection: { _id: 1 } });
+    if (mine) {
+      await completeEffect(db, { collection: 'posts', id: input.postId, effectId });
+      return ok({ postId: input.postId });
+    }
+  }
+  return explainRefusedPostWrite(db, input.postId, input.viewerId, input.expectedVersion);
 }
 
 /**
@@ -187,7 +259,7 @@ async function explainRefusedPostWrite<T>(
   sameRequest?: (current: PostView) => T | null,
 ): Promise<Result<T>> {
   const projection = sameRequest ? { ...postProjection(viewerId), lastEditKey: 1 } : { authorId: 1, version: 1 };
-  const current = await posts(db).findOne({ _id: postId }, { projection });
+  const current = await posts(db).findOne({ _id: postId, ...LIVE }, { projection });
   const replayed = current && sameRequest ? sameRequest(current) : null;
   if (replayed !== null) return ok(replayed);
   let error: AppError;
@@ -204,7 +276,7 @@ async function explainRefusedPostWrite<T>(
 
 /** Reads one post as the viewer sees it. */
 export async function findPost(db: Db, postId: ObjectId, viewerId: string | null): Promise<PostView | null> {
-  return posts(db).findOne({ _id: postId }, { projection: postProjection(viewerId) });
+  return posts(db).findOne({ _id: postId, ...LIVE }, { projection: postProjection(viewerId) });
 }
 
 /** One page of posts, newest first, optionally about one package, strictly after or before an id. */
@@ -216,6 +288,7 @@ export async function findPostPage(
   if (page.after) idBounds.$lt = page.after;
   if (page.before) idBounds.$gt = page.before;
   const filter = {
+    ...LIVE,
     ...(page.packageName === undefined ? {} : { packageName: page.packageName }),
     ...(page.after || page.before ? { _id: idBounds } : {}),
   };

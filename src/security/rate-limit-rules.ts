@@ -1,20 +1,5 @@
 // RATE_LIMITS syntax and the built-in limits: "<rule>=<count>/<seconds>" entries over the defaults, or "off".
 
-/** Every mutation that is rate limited; a test checks this is every field of the Mutation type. */
-export const RATE_LIMITED_MUTATIONS = [
-  'createPackage',
-  'publishRelease',
-  'updatePackage',
-  'addKeywords',
-  'createPost',
-  'updatePost',
-  'deletePost',
-  'likePost',
-  'unlikePost',
-  'recordView',
-] as const;
-export type RateLimitedMutation = (typeof RATE_LIMITED_MUTATIONS)[number];
-
 export interface RateLimitRule {
   /** Calls admitted per window. */
   limit: number;
@@ -25,7 +10,7 @@ export interface RateLimitRule {
  * The built-in limits, per caller (the user, or the client IP when anonymous) per fixed window. A rule named
  * "<mutation>@ip" limits by client IP in addition, signed in or not; "default" covers mutations without a rule.
  */
-export const DEFAULT_RATE_LIMITS: Readonly<Record<string, string>> = {
+export const DEFAULT_RATE_LIMITS = {
   default: '60/60',
   createPackage: '10/60',
   publishRelease: '30/60',
@@ -38,7 +23,12 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<string, string>> = {
   unlikePost: '120/60',
   recordView: '600/60',
   'recordView@ip': '1200/60',
-};
+} as const satisfies Readonly<Record<string, string>>;
+
+/** A rule a mutation declares (src/mutation-kit.ts); its "@ip" variant applies too when configured. */
+export type RateLimitRuleName = Exclude<keyof typeof DEFAULT_RATE_LIMITS, `${string}@ip`>;
+
+const RULE_NAMES = Object.keys(DEFAULT_RATE_LIMITS).filter((name) => !name.endsWith('@ip'));
 
 /** The rules in force: null for a name means "explicitly off"; a missing name falls back as described above. */
 export interface RateLimits {
@@ -47,7 +37,7 @@ export interface RateLimits {
 }
 
 const MAX_WINDOW_SECONDS = 86_400;
-const KNOWN_NAMES = new Set<string>(['default', 'default@ip', ...RATE_LIMITED_MUTATIONS.flatMap((m) => [m, `${m}@ip`])]);
+const KNOWN_NAMES = new Set<string>(RULE_NAMES.flatMap((name) => [name, `${name}@ip`]));
 
 /** Parses RATE_LIMITS over the defaults; unset means the defaults, "off" disables every limit (benchmarks). Throws on bad syntax. */
 export function parseRateLimits(value: string | undefined): RateLimits {
@@ -78,7 +68,7 @@ function parseRule(name: string, spec: string): RateLimitRule | null {
 }
 
 /** The per-caller rule and the per-IP rule of one mutation (either may be absent). */
-export function rulesFor(limits: RateLimits, mutation: RateLimitedMutation): { caller: RateLimitRule | null; ip: RateLimitRule | null } {
+export function rulesFor(limits: RateLimits, mutation: RateLimitRuleName): { caller: RateLimitRule | null; ip: RateLimitRule | null } {
   if (!limits.enabled) return { caller: null, ip: null };
   const pick = (name: string, fallback: string) => (limits.rules.has(name) ? limits.rules.get(name)! : (limits.rules.get(fallback) ?? null));
   return { caller: pick(mutation, 'default'), ip: pick(`${mutation}@ip`, 'default@ip') };

@@ -5,7 +5,7 @@ import type { Viewer } from '../auth/token.js';
 import { readEnv, type Env } from '../env.js';
 import { RateLimitedError } from '../errors.js';
 import { countCallInWindow } from './rate-limit.ops.js';
-import { parseRateLimits, type RateLimitedMutation, type RateLimitRule, type RateLimits, rulesFor } from './rate-limit-rules.js';
+import { parseRateLimits, type RateLimitRuleName, type RateLimitRule, type RateLimits, rulesFor } from './rate-limit-rules.js';
 
 let cached: { env: Env; limits: RateLimits } | undefined;
 
@@ -21,7 +21,7 @@ export function currentRateLimits(env: Env = readEnv()): RateLimits {
  */
 export async function enforceRateLimit(
   ctx: { db: Db; viewer: Viewer | null; clientIp: string },
-  mutation: RateLimitedMutation,
+  mutation: RateLimitRuleName,
   now: number = Date.now(),
 ): Promise<void> {
   const { caller, ip } = rulesFor(currentRateLimits(), mutation);

@@ -38,6 +38,15 @@ function note(context: TypedErrorCodes, result: unknown): unknown {
 }
 
 export class TypedErrorLogPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+  // Pothos runs argument validation outside every resolver wrapper; the errors plugin turns its failures into results
+  // there, so this wrapper must sit there too to see them.
+  override wrapArgMappers(
+    resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
+    fieldConfig: PothosOutputFieldConfig<Types>,
+  ): GraphQLFieldResolver<unknown, Types['Context'], object> {
+    return this.wrapResolve(resolver, fieldConfig);
+  }
+
   override wrapResolve(
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,

@@ -1,29 +1,25 @@
-// Registry-wide totals, kept in one document by atomic $inc after each successful create or publish.
+// Registry-wide totals, derived from the primary documents on read rather than kept in one document. A kept total
+// would be a write hot spot every create in the registry serializes on, and keeping it exact across a crash needs the
+// effect steps of src/effects/ on that one hot document; one aggregation per read is exact by construction, and
+// public reads are cached (Cache-Control) rather than recomputed per visitor.
 import type { Db } from 'mongodb';
 
-export interface RegistryStatsDoc {
-  _id: 'registry';
+export interface RegistryStats {
   totalPackages: number;
   totalReleases: number;
   totalPosts: number;
 }
 
-type Counter = 'totalPackages' | 'totalReleases' | 'totalPosts';
-
-const STATS_ID = 'registry' as const;
-const STATS_PROJECTION = { _id: 0, totalPackages: 1, totalReleases: 1, totalPosts: 1 } as const;
-
-function stats(db: Db) {
-  return db.collection<RegistryStatsDoc>('stats');
-}
-
-/** atomic: adds 1 (or `by`) to one total; upserts the stats document the first time. */
-export async function incrementStat(db: Db, counter: Counter, by: 1 | -1 = 1): Promise<void> {
-  await stats(db).updateOne({ _id: STATS_ID }, { $inc: { [counter]: by } }, { upsert: true });
-}
-
-/** Reads the totals; zero before anything was created. */
-export async function findRegistryStats(db: Db): Promise<Omit<RegistryStatsDoc, '_id'>> {
-  const doc = await stats(db).findOne({ _id: STATS_ID }, { projection: STATS_PROJECTION });
-  return { totalPackages: doc?.totalPackages ?? 0, totalReleases: doc?.totalReleases ?? 0, totalPosts: doc?.totalPosts ?? 0 };
+/** Counts packages, releases and live posts now; zero before anything was created. */
+export async function findRegistryStats(db: Db): Promise<RegistryStats> {
+  const [packageTotals] = await db
+    .collection('packages')
+    .aggregate<{ totalPackages: number; totalReleases: number }>([
+      // $ifNull: packages written before releaseCount existed count their releases array instead.
+      { $group: { _id: null, totalPackages: { $sum: 1 }, totalReleases: { $sum: { $ifNull: ['$releaseCount', { $size: { $ifNull: ['$releases', []] } }] } } } },
+    ])
+    .toArray();
+  // Deleted posts are tombstones until purged (src/posts/post.ops.ts); they are not posts any more.
+  const totalPosts = await db.collection('posts').countDocuments({ deletedAt: { $exists: false } });
+  return { totalPackages: packageTotals?.totalPackages ?? 0, totalReleases: packageTotals?.totalReleases ?? 0, totalPosts };
 }

@@ -1,8 +1,8 @@
-// registryStats: totals across the registry.
+// registryStats: totals across the registry, derived on read (src/stats/stats.ops.ts says why).
 import { builder } from '../builder.js';
-import { findRegistryStats } from './stats.ops.js';
+import { findRegistryStats, type RegistryStats as RegistryStatsShape } from './stats.ops.js';
 
-const RegistryStats = builder.objectRef<{ totalPackages: number; totalReleases: number; totalPosts: number }>('RegistryStats').implement({
+const RegistryStats = builder.objectRef<RegistryStatsShape>('RegistryStats').implement({
   fields: (t) => ({
     totalPackages: t.exposeInt('totalPackages'),
     totalReleases: t.exposeInt('totalReleases'),

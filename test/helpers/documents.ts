@@ -1,5 +1,5 @@
 // GraphQL documents the tests send, with every result type spelled out so failures show their code.
-export const PACKAGE_FIELDS = `name displayName summary description version releaseCount keywords lastUpdated
+export const PACKAGE_FIELDS = `name displayName summary description version releaseCount postCount keywords lastUpdated
   maintainers { id } latestRelease { version } releases { version publishedAt sizeBytes notes }`;
 
 const ERROR_FIELDS = `... on Error { code message } ... on ValidationError { problems { path message } }`;
@@ -25,6 +25,14 @@ export const POST_FIELDS = `id title body likeCount viewCount viewerHasLiked las
 
 export const CREATE_POST = `mutation ($input: CreatePostInput!) {
   createPost(input: $input) { __typename ... on CreatePostSuccess { post { ${POST_FIELDS} } } ${ERROR_FIELDS} }
+}`;
+
+export const UPDATE_POST = `mutation ($input: UpdatePostInput!) {
+  updatePost(input: $input) { __typename ... on UpdatePostSuccess { post { id title body version } } ${CONFLICT_FIELDS} }
+}`;
+
+export const DELETE_POST = `mutation ($input: DeletePostInput!) {
+  deletePost(input: $input) { __typename ... on DeletePostSuccess { postId } ${CONFLICT_FIELDS} }
 }`;
 
 export const LIKE_POST = `mutation ($postId: ID!) {

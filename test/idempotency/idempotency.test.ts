@@ -1,10 +1,21 @@
 // Idempotency-Key over real HTTP: one execution per key, byte-identical replays, refusals, expiry, scopes, and each
 // mutation's effect layer (a retry that re-executes after a simulated crash applies nothing twice).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { resetEnv } from '../../src/env.js';
 import { keyRecordId, keyScope } from '../../src/idempotency/idempotency-key.js';
 import { startApi, type TestApi } from '../helpers/api.js';
-import { ADD_KEYWORDS, CREATE_PACKAGE, CREATE_POST, LIKE_POST, PUBLISH_RELEASE, RECORD_VIEW, REGISTRY_STATS, UPDATE_PACKAGE } from '../helpers/documents.js';
+import {
+  ADD_KEYWORDS,
+  CREATE_PACKAGE,
+  CREATE_POST,
+  DELETE_POST,
+  LIKE_POST,
+  PUBLISH_RELEASE,
+  RECORD_VIEW,
+  REGISTRY_STATS,
+  UPDATE_PACKAGE,
+  UPDATE_POST,
+} from '../helpers/documents.js';
 
 let api: TestApi;
 let alice: string;
@@ -33,13 +44,6 @@ async function send(query: string, variables: Record<string, unknown>, options: 
   return { status: response.status, text, body: JSON.parse(text), headers: response.headers };
 }
 
-const ERROR_FIELDS = '... on Error { code message } ... on ConflictError { currentVersion }';
-const UPDATE_POST = `mutation ($input: UpdatePostInput!) {
-  updatePost(input: $input) { __typename ... on UpdatePostSuccess { post { id title version } } ${ERROR_FIELDS} }
-}`;
-const DELETE_POST = `mutation ($input: DeletePostInput!) {
-  deletePost(input: $input) { __typename ... on DeletePostSuccess { postId } ${ERROR_FIELDS} }
-}`;
 
 const result = (raw: Raw) => Object.values(raw.body.data ?? {})[0] as any;
 const errorCode = (raw: Raw) => raw.body.errors?.[0]?.extensions?.code;
@@ -273,21 +277,25 @@ describe('effect layer: a retry that re-executes after a crash applies nothing t
     expect(await stats()).toEqual(statsBefore);
   });
 
-  it('createPost: a crash between counting the post and inserting it still ends with one post counted once', async () => {
+  it('createPost: a crash after the insert, before the count moved: the retry finishes the effect, counted once', async () => {
     const key = uniqueKey('crash-post-early');
     const input = { title: `early ${key}`, body: 'b', packageName: 'idem' };
-    await send(CREATE_POST, { input }, { token: alice, key });
-    // As if the insert had never happened: the package counted it (key recorded), the post is gone, totals not moved.
-    await api.db.collection('posts').deleteOne({ title: input.title });
-    await api.db.collection('stats').updateOne({ _id: 'registry' as never }, { $inc: { totalPosts: -1 } });
-    const pkgBefore = (await api.db.collection('packages').findOne({ _id: 'idem' as never }))!;
-    const statsBefore = await stats();
+    const first = await send(CREATE_POST, { input }, { token: alice, key });
+    const pkgAfter = (await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount;
+    // The state right after the insert: the post holds its pending effect, the package has not counted it yet.
+    const { ObjectId } = await import('mongodb');
+    const effectId = (await api.db.collection('posts').findOne({ title: input.title }))!.idempotencyKey as string;
+    await api.db.collection('posts').updateOne(
+      { _id: new ObjectId(result(first).post.id) },
+      { $set: { effects: [{ id: effectId, kind: 'createPost', at: new Date(), steps: [{ name: 'postCount', collection: 'packages', target: 'idem', inc: { postCount: 1 } }], pending: ['postCount'], done: [], abort: { delete: true } }] } },
+    );
+    await api.db.collection('packages').updateOne({ _id: 'idem' as never }, { $inc: { postCount: -1 } });
     await simulateCrashAfterEffect('alice', key);
     const retried = await send(CREATE_POST, { input }, { token: alice, key });
-    expect(result(retried).__typename).toBe('CreatePostSuccess');
+    expect(result(retried).post.id).toBe(result(first).post.id);
     expect(await api.db.collection('posts').countDocuments({ title: input.title })).toBe(1);
-    expect((await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount).toBe(pkgBefore.postCount);
-    expect((await stats()).totalPosts).toBe(statsBefore.totalPosts + 1);
+    expect((await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount).toBe(pkgAfter);
+    expect((await api.db.collection('posts').findOne({ title: input.title }))!.effects).toEqual([]);
   });
 
   it('createPackage: success for its own creator, ALREADY_EXISTS for anyone else, counted once', async () => {
@@ -344,7 +352,7 @@ describe('effect layer: a retry that re-executes after a crash applies nothing t
     expect(result(retried).post).toMatchObject({ title: 'edited', version: 2 });
   });
 
-  it('deletePost: a re-execution finds the post gone (NOT_FOUND, the documented window) and uncounts nothing twice', async () => {
+  it('deletePost: the retry is told success (the tombstone remembers the request) and uncounts nothing twice', async () => {
     const created = await send(CREATE_POST, { input: { title: 'to delete', body: 'b', packageName: 'idem' } }, { token: alice });
     const key = uniqueKey('crash-delete');
     const input = { postId: result(created).post.id, expectedVersion: 1 };
@@ -352,9 +360,11 @@ describe('effect layer: a retry that re-executes after a crash applies nothing t
     const pkgBefore = (await api.db.collection('packages').findOne({ _id: 'idem' as never }))!;
     const statsBefore = await stats();
     await simulateCrashAfterEffect('alice', key);
-    expect(result(await send(DELETE_POST, { input }, { token: alice, key })).code).toBe('NOT_FOUND');
+    expect(result(await send(DELETE_POST, { input }, { token: alice, key })).__typename).toBe('DeletePostSuccess');
     expect((await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount).toBe(pkgBefore.postCount);
     expect(await stats()).toEqual(statsBefore);
+    // Anyone else's deletion of it (or an unkeyed retry) is NOT_FOUND: the post is gone.
+    expect(result(await send(DELETE_POST, { input }, { token: alice })).code).toBe('NOT_FOUND');
   });
 
   it('likePost and addKeywords are idempotent by construction', async () => {
@@ -372,5 +382,144 @@ describe('effect layer: a retry that re-executes after a crash applies nothing t
     await simulateCrashAfterEffect('alice', keywordsKey);
     const again = await send(ADD_KEYWORDS, { input }, { token: alice, key: keywordsKey });
     expect(result(again).package.keywords.filter((k: string) => k === 'retry')).toHaveLength(1);
+  });
+});
+
+describe('one effect per mutation field, not per request', () => {
+  const TWO_POSTS = `mutation ($a: CreatePostInput!, $b: CreatePostInput!) {
+    a: createPost(input: $a) { __typename ... on CreatePostSuccess { post { id package { name postCount } } } ... on Error { code } }
+    b: createPost(input: $b) { __typename ... on CreatePostSuccess { post { id package { name postCount } } } ... on Error { code } }
+  }`;
+  const TWO_EDITS = `mutation ($a: UpdatePackageInput!, $b: UpdatePackageInput!) {
+    a: updatePackage(input: $a) { __typename ... on UpdatePackageSuccess { package { summary version } } ... on ConflictError { code currentVersion } }
+    b: updatePackage(input: $b) { __typename ... on UpdatePackageSuccess { package { summary version } } ... on ConflictError { code currentVersion } }
+  }`;
+
+  it('two createPost fields under one key create two posts, each counted on its own package; a retry replays both', async () => {
+    await api.gql(CREATE_PACKAGE, { input: { name: 'field-one', summary: 's' } }, { token: alice });
+    await api.gql(CREATE_PACKAGE, { input: { name: 'field-two', summary: 's' } }, { token: alice });
+    const key = uniqueKey('two-fields');
+    const variables = { a: { title: `a ${key}`, body: 'b', packageName: 'field-one' }, b: { title: `b ${key}`, body: 'b', packageName: 'field-two' } };
+    const first = await send(TWO_POSTS, variables, { token: alice, key });
+    expect(first.body.data.a.post.id).not.toBe(first.body.data.b.post.id);
+    expect(await api.db.collection('posts').countDocuments({ packageName: 'field-one', title: `a ${key}` })).toBe(1);
+    expect(await api.db.collection('posts').countDocuments({ packageName: 'field-two', title: `b ${key}` })).toBe(1);
+    for (const name of ['field-one', 'field-two']) expect((await api.db.collection('packages').findOne({ _id: name as never }))!.postCount).toBe(1);
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(TWO_POSTS, variables, { token: alice, key });
+    expect(retried.body.data).toEqual(first.body.data);
+    expect(await api.db.collection('posts').countDocuments({ packageName: { $in: ['field-one', 'field-two'] } })).toBe(2);
+    const replayed = await send(TWO_POSTS, variables, { token: alice, key });
+    expect(replayed.text).toBe(retried.text);
+  });
+
+  it('two updatePackage fields at one expectedVersion: one success, one CONFLICT, with or without a key', async () => {
+    for (const key of [undefined, uniqueKey('two-edits')]) {
+      const name = `edited-${crypto.randomUUID().slice(0, 8)}`;
+      await api.gql(CREATE_PACKAGE, { input: { name, summary: 's' } }, { token: alice });
+      const variables = { a: { name, expectedVersion: 1, summary: 'from a' }, b: { name, expectedVersion: 1, summary: 'from b' } };
+      const answer = await send(TWO_EDITS, variables, { token: alice, key });
+      expect(answer.body.data.a).toEqual({ __typename: 'UpdatePackageSuccess', package: { summary: 'from a', version: 2 } });
+      expect(answer.body.data.b).toEqual({ __typename: 'ConflictError', code: 'CONFLICT', currentVersion: 2 });
+      if (key) {
+        await simulateCrashAfterEffect('alice', key);
+        expect((await send(TWO_EDITS, variables, { token: alice, key })).body.data).toEqual(answer.body.data);
+        expect((await send(TWO_EDITS, variables, { token: alice, key })).headers.get('idempotent-replayed')).toBe('true');
+      }
+    }
+  });
+});
+
+describe('key records only for requests that pass sign-in, rate limit and input validation', () => {
+  const recordCount = () => api.db.collection('idempotencyKeys').countDocuments();
+
+  it('stores nothing for 200 anonymous calls to a mutation that needs a token', async () => {
+    const before = await recordCount();
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => send(CREATE_POST, { input: { title: 't', body: 'b', packageName: 'idem' } }, { key: uniqueKey(`anon-${i}`) })),
+    );
+    expect(answers.every((a) => errorCode(a) === 'UNAUTHENTICATED')).toBe(true);
+    expect(await recordCount()).toBe(before);
+  });
+
+  it('stores nothing for input refused by validation, nor for variables GraphQL cannot coerce', async () => {
+    const before = await recordCount();
+    const invalid = await send(CREATE_POST, { input: { title: '', body: 'b', packageName: 'idem' } }, { token: alice, key: uniqueKey('invalid') });
+    expect(result(invalid).code).toBe('VALIDATION');
+    const uncoercible = await send(CREATE_POST, { input: { title: 5, body: ['b'], packageName: 'idem' } }, { token: alice, key: uniqueKey('coerce') });
+    expect(uncoercible.body.errors[0].message).toMatch(/Variable "\$input"/);
+    expect(await recordCount()).toBe(before);
+  });
+
+  it('stores nothing for a rate-limited call: keyed calls count against the limit like any other', async () => {
+    process.env.RATE_LIMITS = 'recordView=2/3600';
+    resetEnv();
+    try {
+      const viewer = await api.token(`limited-${crypto.randomUUID().slice(0, 8)}`);
+      const before = await recordCount();
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push(await send(RECORD_VIEW, { postId }, { token: viewer, key: uniqueKey(`rl-${i}`) }));
+      expect(answers.map((a) => result(a).__typename)).toEqual(['RecordViewSuccess', 'RecordViewSuccess', 'RateLimitedError']);
+      expect(await recordCount()).toBe(before + 2);
+    } finally {
+      process.env.RATE_LIMITS = 'off';
+      resetEnv();
+    }
+  });
+
+  it('answers 400 for variables nested deeper than any input, at any depth, never a 5xx', async () => {
+    // 15,000 levels is as deep as the 100 kB body limit allows.
+    for (const depth of [40, 1_000, 15_000]) {
+      // Written as text: JSON.stringify itself overflows the stack at these depths.
+      const nested = `${'{"n":'.repeat(depth)}"x"${'}'.repeat(depth)}`;
+      const variables = `{"input":{"title":"t","body":"b","packageName":"idem"},"extra":${nested}}`;
+      const rawBody = `{"query":${JSON.stringify(CREATE_POST)},"variables":${variables}}`;
+      const answer = await send('', {}, { token: alice, key: uniqueKey('deep'), rawBody });
+      expect(answer.status, String(depth)).toBe(400);
+      expect(errorCode(answer)).toBe('VALIDATION');
+      expect(answer.body.errors[0].message).toMatch(/nested deeper than 32 levels/);
+    }
+  });
+});
+
+describe('leases and expiry on the database clock', () => {
+  afterAll(() => vi.useRealTimers());
+
+  it('an instance whose clock runs 60 s fast cannot take over a live lease', async () => {
+    const key = uniqueKey('skew-fast');
+    await send(RECORD_VIEW, { postId }, { key });
+    const id = keyRecordId(keyScope(null), key);
+    // A live holder: in progress, its 30 s lease started now on the database clock.
+    await api.db.collection('idempotencyKeys').updateOne(
+      { _id: id as never },
+      [{ $set: { state: 'in_progress', leaseUntil: { $add: ['$$NOW', 30_000] }, claim: 'someone-else' } }, { $unset: 'response' }],
+    );
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60_000);
+    const views = (await readPost(postId)).viewCount;
+    const answer = await send(RECORD_VIEW, { postId }, { key });
+    vi.useRealTimers();
+    expect(answer.status).toBe(409);
+    expect(errorCode(answer)).toBe('IN_PROGRESS');
+    expect((await readPost(postId)).viewCount).toBe(views);
+  });
+
+  it('an instance whose clock runs 60 s slow still treats an expired key as expired', async () => {
+    process.env.IDEMPOTENCY_TTL_SECONDS = '1';
+    resetEnv();
+    try {
+      const key = uniqueKey('skew-slow');
+      const first = await send(RECORD_VIEW, { postId }, { key });
+      await sleep(1_100);
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() - 60_000);
+      const second = await send(RECORD_VIEW, { postId }, { key });
+      vi.useRealTimers();
+      expect(second.headers.get('idempotent-replayed')).toBeNull();
+      expect(result(second).post.viewCount).toBe(result(first).post.viewCount + 1);
+    } finally {
+      delete process.env.IDEMPOTENCY_TTL_SECONDS;
+      resetEnv();
+    }
   });
 });
