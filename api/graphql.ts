@@ -1,12 +1,14 @@
-// Vercel function: the one Yoga instance, nothing else. Vercel routes /api/graphql here.
-import type { VercelRequest, VercelResponse } from '@vercel/node';
+// Vercel function: the one Yoga instance as Web-standard method handlers, nothing else (docs/deploy.md). Vercel's Node
+// launcher hands each exported method a Web Request whose body is still an unread stream, so every check Yoga's
+// plugins make (body size, malformed JSON, CSRF, origin) sees the request exactly as the tests do.
 import { assertStartupConfig } from '../src/env.js';
 import { yoga } from '../src/yoga.js';
 
 // Runs once per cold start: a production instance without its secrets refuses to serve rather than serving insecurely.
 assertStartupConfig();
 
-// Yoga reads the request stream itself; the Vercel runtime only parses `req.body` if something asks for it.
-export default function handler(req: VercelRequest, res: VercelResponse): Promise<void> {
-  return yoga(req, res);
+export async function GET(request: Request): Promise<Response> {
+  return yoga.fetch(request);
 }
+
+export { GET as POST, GET as OPTIONS };

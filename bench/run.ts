@@ -11,7 +11,7 @@ import { parseOptions } from './options.js';
 import { type BenchReport, formatTable, formatTargets, judgeTargets, writeReport } from './report.js';
 import type { BenchEnv, VariantResult } from './scenarios/common.js';
 import { SCENARIOS } from './scenarios/index.js';
-import { newPost, warmUp } from './scenarios/posts.js';
+import { warmUp } from './scenarios/posts.js';
 
 const options = parseOptions(process.argv.slice(2));
 const started = performance.now();
@@ -47,13 +47,11 @@ try {
   let deployFigures: Awaited<ReturnType<typeof measureColdStart>> | undefined;
   let coldStartError: string | undefined;
   if (!options.skipColdStart) {
-    log(`bundling api/graphql.ts and starting it ${options.coldStartRuns} times in fresh processes`);
-    const post = await newPost(env, 'cold-start');
+    log(`building the artifact (npm run build) and starting its GraphQL function and a bare yoga one ${options.coldStartRuns} times each`);
     try {
       deployFigures = await measureColdStart({
         runs: options.coldStartRuns,
-        postId: post.id,
-        env: { ...process.env, ...BENCH_INSTANCE_ENV, MONGODB_URI: cluster.mongoUri, MONGODB_DB: dbName, AUTH_JWT_SECRET: jwtSecret },
+        env: { ...BENCH_INSTANCE_ENV, NODE_ENV: 'production', MONGODB_URI: cluster.mongoUri, MONGODB_DB: dbName, AUTH_JWT_SECRET: jwtSecret },
       });
     } catch (error) {
       // A failed measurement is reported, not fatal: the scenario results above still stand.

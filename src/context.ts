@@ -1,7 +1,7 @@
 // Builds the per-request context: the database handle, the authenticated viewer and request facts.
 import type { Db } from 'mongodb';
 import type { YogaInitialContext } from 'graphql-yoga';
-import { getDb } from './db/client.js';
+import { getReadyDb } from './db/client.js';
 import { readViewer, type Viewer } from './auth/token.js';
 import type { DbOp } from './db/trace.js';
 import { requestIdOf } from './security/request-id.js';
@@ -24,7 +24,7 @@ export interface Context extends TypedErrorCodes {
 
 export async function createContext({ request }: YogaInitialContext): Promise<Context> {
   return {
-    db: getDb(),
+    db: await getReadyDb(),
     viewer: await readViewer(request.headers.get('authorization')),
     requestId: requestIdOf(request),
     clientIp: readClientIp(request.headers),

@@ -7,6 +7,12 @@ import { ensureIndexes } from './db/indexes.js';
 import { createNodeServer } from './node-server.js';
 import { DEMO_USER, seedDemoData } from './seed.js';
 
+// Checked before anything else happens: no embedded database, no demo data, no token signed with a production secret.
+if (process.env.NODE_ENV === 'production') {
+  console.error('npm run dev refuses NODE_ENV=production: it seeds demo data and prints tokens; deploy with npm run build (docs/deploy.md).');
+  process.exit(1);
+}
+
 let stopEmbeddedDb: (() => Promise<void>) | undefined;
 if (!process.env.MONGODB_URI) {
   // Imported only here, so the Vercel function never bundles the embedded database.
@@ -16,7 +22,7 @@ if (!process.env.MONGODB_URI) {
   stopEmbeddedDb = embedded.stop;
   console.log(`embedded database: ${embedded.uri} (data in ${process.env.EMBEDDED_DB_DIR ?? '.data'})`);
 }
-if (!process.env.AUTH_JWT_SECRET && !process.env.AUTH_JWKS_URL && process.env.NODE_ENV !== 'production') {
+if (!process.env.AUTH_JWT_SECRET && !process.env.AUTH_JWKS_URL) {
   process.env.AUTH_JWT_SECRET = randomBytes(32).toString('hex');
   console.log('AUTH_JWT_SECRET was not set: generated one for this run.');
 }

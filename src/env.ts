@@ -31,6 +31,10 @@ const EnvSchema = z.object({
   // and how long a started execution holds its key before a retry may take it over after a crash.
   IDEMPOTENCY_TTL_SECONDS: z._default(positiveInt(), 24 * 60 * 60),
   IDEMPOTENCY_LEASE_SECONDS: z._default(positiveInt(), 30),
+  // Vercel sends it as a Bearer token with every cron invocation (docs/deploy.md); cron functions refuse without it.
+  CRON_SECRET: z.optional(z.string().check(z.minLength(16, 'CRON_SECRET must be at least 16 characters'))),
+  // Preview databases unused for this many days are dropped by `npm run previews:prune` and its cron.
+  PREVIEW_TTL_DAYS: z._default(positiveInt(), 14),
 });
 
 function positiveInt() {
@@ -74,14 +78,27 @@ export function resolveDatabaseName(env: Env = readEnv()): string {
   if (env.VERCEL_ENV === 'preview' && env.VERCEL_GIT_COMMIT_REF) {
     return previewDatabaseName(env.VERCEL_GIT_COMMIT_REF);
   }
+  return primaryDatabaseName(env);
+}
+
+/** The database that is never seeded with demo data nor pruned: MONGODB_DB, default "registry". */
+export function primaryDatabaseName(env: Env = readEnv()): string {
   return env.MONGODB_DB ?? 'registry';
+}
+
+/** Every preview database name starts with this; nothing else does (MONGODB_DB may not). */
+export const PREVIEW_DB_PREFIX = 'preview_';
+
+/** True when this instance serves a preview deployment from its own branch database (never MONGODB_DB). */
+export function isPreviewDatabase(name: string, env: Env = readEnv()): boolean {
+  return env.VERCEL_ENV === 'preview' && name.startsWith(PREVIEW_DB_PREFIX) && name !== primaryDatabaseName(env);
 }
 
 const MAX_DB_NAME_BYTES = 63;
 
 /** Maps a git branch to a MongoDB database name: only [A-Za-z0-9_-], at most 63 bytes, stable per branch. */
 export function previewDatabaseName(branch: string): string {
-  const prefix = 'preview_';
+  const prefix = PREVIEW_DB_PREFIX;
   const cleaned = branch.replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '') || 'branch';
   const name = prefix + cleaned;
   if (Buffer.byteLength(name) <= MAX_DB_NAME_BYTES) return name;
@@ -106,6 +123,9 @@ export function assertStartupConfig(env: Env = readEnv()): void {
   if (!env.AUTH_JWT_SECRET && !env.AUTH_JWKS_URL) missing.push('AUTH_JWT_SECRET or AUTH_JWKS_URL');
   if (!env.MONGODB_URI) missing.push('MONGODB_URI');
   if (missing.length > 0) throw new Error(`Refusing to start in production: set ${missing.join(' and ')}.`);
+  if (env.MONGODB_DB?.startsWith(PREVIEW_DB_PREFIX)) {
+    throw new Error(`Refusing to start in production: MONGODB_DB must not start with "${PREVIEW_DB_PREFIX}", which marks preview databases.`);
+  }
   if (env.DB_TRACE === '1') throw new Error('Refusing to start in production: DB_TRACE exposes database commands; unset it.');
   if (env.AUTH_JWKS_URL) {
     // A hosted identity provider signs tokens for many applications: without iss and aud checks any of them would do.

@@ -2,10 +2,11 @@
 import { createServer, type Server } from 'node:http';
 import { yoga } from './yoga.js';
 
-/** Outside Vercel no proxy sets the client address, so it comes from the socket and client-sent values are dropped. */
+/** Outside Vercel no proxy sets the client address or scheme: they come from the socket, client-sent values are dropped. */
 export function createNodeServer(): Server {
   return createServer((req, res) => {
     delete req.headers['x-forwarded-for'];
+    delete req.headers['x-forwarded-proto'];
     req.headers['x-real-ip'] = req.socket.remoteAddress ?? 'unknown';
     void yoga(req, res);
   });

@@ -1,13 +1,16 @@
 // The one MongoClient per function instance, created on first use and reused by every request it serves.
 import { MongoClient, type Db } from 'mongodb';
-import { attachDatabasePool } from '@vercel/functions';
-import { readEnv, resolveDatabaseName } from '../env.js';
+import { attachDatabasePool } from '@vercel/functions/db-connections';
+import { isPreviewDatabase, readEnv, resolveDatabaseName } from '../env.js';
+import { logger } from '../logger.js';
+import { ensureIndexes } from './indexes.js';
+import { recordPreviewUse, seedPreview } from './previews.js';
 import { attachDbTrace } from './trace.js';
 
 // Module scope survives between invocations of a warm serverless instance, so the pool (and its
 // connections) is reused instead of reconnecting per request; globalThis keeps it across dev reloads.
 const globalCache = globalThis as typeof globalThis & {
-  __registryMongo?: { uri: string; client: MongoClient; dbs: Map<string, Db> };
+  __registryMongo?: { uri: string; client: MongoClient; dbs: Map<string, Db>; ready: Map<string, Promise<Db>> };
 };
 
 export function getMongoClient(): MongoClient {
@@ -25,7 +28,7 @@ export function getMongoClient(): MongoClient {
   if (env.DB_TRACE === '1') attachDbTrace(client);
   // On Vercel this lets the function be suspended without leaking the pool's sockets; elsewhere it is a no-op.
   attachDatabasePool(client);
-  globalCache.__registryMongo = { uri, client, dbs: new Map() };
+  globalCache.__registryMongo = { uri, client, dbs: new Map(), ready: new Map() };
   return client;
 }
 
@@ -40,6 +43,36 @@ export function getDb(): Db {
     dbs.set(name, db);
   }
   return db;
+}
+
+/**
+ * The request's database, prepared before its first use by this instance: every index of src/db/indexes.ts exists
+ * (so the first write that relies on one is safe, in any database, preview or production), and a new preview database
+ * holds the demo data. Concurrent first requests share one preparation; later requests get the settled promise, so
+ * the preparation costs one round of createIndexes per instance per database. A failed preparation is retried by the
+ * next request.
+ */
+export function getReadyDb(): Promise<Db> {
+  const db = getDb();
+  const name = db.databaseName;
+  const cache = globalCache.__registryMongo!;
+  let ready = cache.ready.get(name);
+  if (!ready) {
+    const preparing = prepareDatabase(db).then(() => db);
+    cache.ready.set(name, preparing);
+    preparing.catch(() => {
+      if (cache.ready.get(name) === preparing) cache.ready.delete(name);
+    });
+    ready = preparing;
+  }
+  if (isPreviewDatabase(name)) void recordPreviewUse(db);
+  return ready;
+}
+
+async function prepareDatabase(db: Db): Promise<void> {
+  // A changed index definition must not take the API down: the old index keeps serving, and the log says which.
+  for (const conflict of await ensureIndexes(db)) logger.error({ database: db.databaseName, ...conflict }, 'index exists with another definition');
+  if (isPreviewDatabase(db.databaseName)) await seedPreview(db);
 }
 
 /** Closes the cached client (dev server shutdown, tests). */

@@ -23,9 +23,35 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   rateLimits: [{ key: { expiresAt: 1 }, name: 'rate_limits_ttl', expireAfterSeconds: 0 }],
 };
 
-/** Creates every index; idempotent, safe to run on every deploy. */
-export async function ensureIndexes(db: Db): Promise<void> {
-  for (const [collection, indexes] of Object.entries(INDEXES)) {
-    await db.collection(collection).createIndexes(indexes);
-  }
+/** An index that exists with other options or keys under the same name: left as it is (changing it takes a migration). */
+export interface IndexConflict {
+  collection: string;
+  name: string;
+  message: string;
+}
+
+// createIndexes answers IndexOptionsConflict (85) or IndexKeySpecsConflict (86) when the name exists with another spec.
+const CONFLICT_CODES = new Set([85, 86]);
+
+/**
+ * Creates every index: idempotent (an identical index is a no-op) and safe when instances start together. Collections
+ * go in parallel, each index by its own createIndexes, so one conflicting index (returned, not thrown) cannot keep the
+ * others from being created. Any other failure throws.
+ */
+export async function ensureIndexes(db: Db): Promise<IndexConflict[]> {
+  const conflicts: IndexConflict[] = [];
+  await Promise.all(
+    Object.entries(INDEXES).map(async ([collection, indexes]) => {
+      for (const index of indexes) {
+        try {
+          await db.collection(collection).createIndexes([index]);
+        } catch (error) {
+          const code = (error as { code?: unknown }).code;
+          if (typeof code !== 'number' || !CONFLICT_CODES.has(code)) throw error;
+          conflicts.push({ collection, name: index.name ?? JSON.stringify(index.key), message: (error as Error).message });
+        }
+      }
+    }),
+  );
+  return conflicts;
 }

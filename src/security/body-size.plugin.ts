@@ -36,6 +36,10 @@ export function useBodySizeLimit(): Plugin {
               else controller.enqueue(chunk);
             },
           }),
+          // Refusing must not cancel the incoming stream: the Web handler adapter of Vercel's Node launcher
+          // (@edge-runtime/node-utils) keeps enqueuing the request's chunks into it and would throw on a cancelled
+          // stream, killing the instance. Unread chunks are dropped with the request.
+          { preventCancel: true },
         );
         return parse(
           new fetchAPI.Request(original.url, {

@@ -9,11 +9,24 @@ export function checkOrigin(request: Request): string | null | false {
   if (origin === null) return null;
   if (securitySettings().allowedOrigin(origin)) return origin;
   try {
-    // Same-origin requests from a frontend served by this deployment carry an Origin too.
-    return new URL(origin).host === new URL(request.url).host ? origin : false;
+    // Same-origin requests from a frontend served by this deployment carry an Origin too: scheme, host and port must
+    // all be the API's own (an http:// page must not pass for an https:// API, nor another port on the same host).
+    return new URL(origin).origin === ownOrigin(request) ? origin : false;
   } catch {
     return false;
   }
+}
+
+/**
+ * The API's origin as browsers see it. Behind Vercel's proxy the function receives plain http, and the launcher builds
+ * request.url from the Host header alone; the proxy states the client's scheme in x-forwarded-proto. Outside Vercel no
+ * proxy sets it, so the node server drops any client-sent value (src/node-server.ts).
+ */
+export function ownOrigin(request: Request): string {
+  const url = new URL(request.url);
+  const proto = request.headers.get('x-forwarded-proto')?.split(',')[0]!.trim().toLowerCase();
+  if (proto === 'https' || proto === 'http') url.protocol = `${proto}:`;
+  return url.origin;
 }
 
 /** Yoga's `cors` option: reflect an allowed origin, send no CORS headers for any other (the browser then blocks). */

@@ -8,6 +8,7 @@ import { useOriginCheck } from './origin.plugin.js';
 import { usePageSizeLimit } from './page-size.plugin.js';
 import { usePersistedOperationsSetting } from './persisted-operations.plugin.js';
 import { useRequestLog } from './request-log.plugin.js';
+import { useSuggestionMasking } from './suggestions.plugin.js';
 
 /** The header browsers must send on requests that would not be preflighted (GET, form posts); JSON POSTs need none. */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -22,5 +23,6 @@ export function securityPlugins(): Plugin[] {
     usePageSizeLimit(), // onValidate (inline first/last, before the cost rule) and onExecute (variables)
     useArmor(), // onParse/onValidate: tokens, depth, aliases, directives, cost, suggestions
     useIntrospectionSetting(), // onValidate
+    useSuggestionMasking(), // onResultProcess: no "Did you mean" in any error when introspection is off
   ];
 }
