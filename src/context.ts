@@ -4,6 +4,7 @@ import type { YogaInitialContext } from 'graphql-yoga';
 import { getReadyDb } from './db/client.js';
 import { readViewer, type Viewer } from './auth/token.js';
 import type { DbOp } from './db/trace.js';
+import type { EffectKeyClaim } from './idempotency/idempotency.plugin.js';
 import { requestIdOf } from './security/request-id.js';
 import type { TypedErrorCodes } from './security/typed-error-log.pothos-plugin.js';
 
@@ -16,10 +17,11 @@ export interface Context extends TypedErrorCodes {
   /** Database commands this request issued, collected only when DB_TRACE=1. */
   dbOps: DbOp[];
   /**
-   * Set by the idempotency plugin when a mutation carries an Idempotency-Key: the key's effectKey, which ops record
-   * in the same write as their effect so a retry after a crash recognizes it (docs/idempotency.md). Not the raw key.
+   * A mutation field's own effect key, which its op records in the same write as its effect so that a retry after a
+   * crash recognizes it (docs/idempotency.md); null without an Idempotency-Key. Replaced by the idempotency plugin,
+   * whose version claims the key on the first call.
    */
-  idempotencyKey: string | null;
+  effectKeyFor: EffectKeyClaim;
 }
 
 export async function createContext({ request }: YogaInitialContext): Promise<Context> {
@@ -29,10 +31,12 @@ export async function createContext({ request }: YogaInitialContext): Promise<Co
     requestId: requestIdOf(request),
     clientIp: readClientIp(request.headers),
     dbOps: [],
-    idempotencyKey: null,
+    effectKeyFor: noEffectKey,
     typedErrorCodes: [],
   };
 }
+
+const noEffectKey: EffectKeyClaim = () => Promise.resolve(null);
 
 /** Vercel puts the client address first in x-forwarded-for; the dev server sets x-real-ip itself. */
 function readClientIp(headers: Headers): string {

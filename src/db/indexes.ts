@@ -1,11 +1,14 @@
-// Every index the API relies on. Unique keys live in _id (package name, keyword slug, user id), so most
-// guarantees hold with no extra index; these serve listings. Created by `npm run db:indexes` and at dev start.
-import type { Db, IndexDescription } from 'mongodb';
+// Every index the API relies on. Unique keys live in _id (package name, user id); the rest serve listings, one
+// guarantee (one post per idempotency effect key), repair's scans and TTL clean-up.
+import type { Db, Document, IndexDescription } from 'mongodb';
 
 export const INDEXES: Record<string, IndexDescription[]> = {
   packages: [
     { key: { lastUpdated: -1, _id: -1 }, name: 'packages_by_last_updated' },
-    { key: { maintainers: 1 }, name: 'packages_by_maintainer' },
+    // packages(keyword:): multikey, in the listing's order.
+    { key: { keywords: 1, lastUpdated: -1, _id: -1 }, name: 'packages_by_keyword' },
+    // Repair finds effect steps applied here and not yet acknowledged (src/effects/effect.ops.ts).
+    { key: { 'effectMarks.at': 1 }, name: 'packages_effect_marks', sparse: true },
   ],
   posts: [
     { key: { packageName: 1, _id: -1 }, name: 'posts_by_package' },
@@ -16,6 +19,10 @@ export const INDEXES: Record<string, IndexDescription[]> = {
       unique: true,
       partialFilterExpression: { idempotencyKey: { $exists: true } },
     },
+    // Repair finds posts whose create or delete effect is not over (src/effects/effect.ops.ts).
+    { key: { 'effects.at': 1 }, name: 'posts_pending_effects', sparse: true },
+    // Deleted posts stay as tombstones (answering a retried deletePost) until purgeAt, then remove themselves.
+    { key: { purgeAt: 1 }, name: 'posts_tombstone_ttl', expireAfterSeconds: 0 },
   ],
   // Idempotency keys remove themselves once expired (expiresAt = first use + IDEMPOTENCY_TTL_SECONDS).
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'idempotency_keys_ttl', expireAfterSeconds: 0 }],
@@ -32,23 +39,46 @@ export interface IndexConflict {
 
 // createIndexes answers IndexOptionsConflict (85) or IndexKeySpecsConflict (86) when the name exists with another spec.
 const CONFLICT_CODES = new Set([85, 86]);
+const NAMESPACE_NOT_FOUND = 26;
+
+/** The parts of an index that decide what it guarantees, in a comparable form. */
+function definition(index: Document): string {
+  const { key, unique, sparse, expireAfterSeconds, partialFilterExpression } = index;
+  return JSON.stringify({ key, unique: unique === true, sparse: sparse === true, expireAfterSeconds, partialFilterExpression });
+}
 
 /**
- * Creates every index: idempotent (an identical index is a no-op) and safe when instances start together. Collections
- * go in parallel, each index by its own createIndexes, so one conflicting index (returned, not thrown) cannot keep the
- * others from being created. Any other failure throws.
+ * Creates every index that is missing: idempotent and safe when instances start together (creating an identical index
+ * is a no-op). One listIndexes per collection, in parallel, so a database that has them all costs one round trip. An
+ * index whose name exists with another definition is left as it is (changing it takes a migration) and returned; the
+ * others are still created. Any other failure throws.
  */
 export async function ensureIndexes(db: Db): Promise<IndexConflict[]> {
   const conflicts: IndexConflict[] = [];
   await Promise.all(
     Object.entries(INDEXES).map(async ([collection, indexes]) => {
+      const existing = await db
+        .collection(collection)
+        .listIndexes()
+        .toArray()
+        .catch((error: { code?: unknown }) => {
+          if (error.code === NAMESPACE_NOT_FOUND) return [];
+          throw error;
+        });
+      const byName = new Map(existing.map((index) => [index.name as string, index]));
       for (const index of indexes) {
+        const found = byName.get(index.name!);
+        if (found && definition(found) === definition(index as Document)) continue;
+        if (found) {
+          conflicts.push({ collection, name: index.name!, message: `exists as ${definition(found)}, wanted ${definition(index as Document)}` });
+          continue;
+        }
         try {
           await db.collection(collection).createIndexes([index]);
         } catch (error) {
           const code = (error as { code?: unknown }).code;
           if (typeof code !== 'number' || !CONFLICT_CODES.has(code)) throw error;
-          conflicts.push({ collection, name: index.name ?? JSON.stringify(index.key), message: (error as Error).message });
+          conflicts.push({ collection, name: index.name!, message: (error as Error).message });
         }
       }
     }),

@@ -2,6 +2,7 @@
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { Plugin } from 'graphql-yoga';
 import { useArmor } from './armor.plugin.js';
+import { useBadInputCodes } from './bad-input.plugin.js';
 import { useBodySizeLimit } from './body-size.plugin.js';
 import { useIntrospectionSetting } from './introspection.plugin.js';
 import { useOriginCheck } from './origin.plugin.js';
@@ -23,6 +24,7 @@ export function securityPlugins(): Plugin[] {
     usePageSizeLimit(), // onValidate (inline first/last, before the cost rule) and onExecute (variables)
     useArmor(), // onParse/onValidate: tokens, depth, aliases, directives, cost, suggestions
     useIntrospectionSetting(), // onValidate
+    useBadInputCodes(), // onExecutionResult: BAD_USER_INPUT on variables that cannot be coerced
     useSuggestionMasking(), // onResultProcess: no "Did you mean" in any error when introspection is off
   ];
 }

@@ -107,6 +107,20 @@ describe('createPost stopped after each write', () => {
     });
   }
 
+  it('naive: 8 parties finishing the same cut-short effect with an unguarded $inc count it 8 times (the test can fail)', async () => {
+    const name = await freshPackage();
+    await expect(createPost(stoppingAfter(db, 1), post(name))).rejects.toThrow(Stopped);
+    const pending = await db.collection('posts').findOne({ packageName: name });
+    // What "retry the remaining writes" does without a guard: each finisher adds the count again.
+    await Promise.all(Array.from({ length: 8 }, () => db.collection('packages').updateOne({ _id: name as never }, { $inc: { postCount: 1 } })));
+    expect(pending!.effects).toHaveLength(1);
+    expect((await db.collection('packages').findOne({ _id: name as never }))!.postCount).toBe(8);
+    const { differences } = await verifyRegistry(db);
+    expect(differences.find((d) => d.where === `package ${name}`)).toMatchObject({ kept: 8, recounted: 1 });
+    await db.collection('posts').deleteOne({ _id: pending!._id });
+    await db.collection('packages').updateOne({ _id: name as never }, { $set: { postCount: 0 } });
+  });
+
   it('a post about a missing package is rolled back (NOT_FOUND), whether the request or a repair finishes it', async () => {
     const refused = await createPost(db, post('no-such-package'));
     expect(refused.ok).toBe(false);
