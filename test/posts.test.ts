@@ -114,6 +114,15 @@ describe('recordView', () => {
 });
 
 describe('post queries', () => {
+  it('refuses an impossible package name with BAD_USER_INPUT, while package(name) answers null as documented', async () => {
+    const posts = await api.gql(`{ posts(packageName: "!!bad", first: 5) { edges { node { id } } } }`);
+    expect(posts.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+    expect(posts.errors?.[0]?.message).toMatch(/Invalid argument "packageName"/);
+    const pkg = await api.gql(`{ package(name: "!!bad") { name } }`);
+    expect(pkg.errors).toBeUndefined();
+    expect(pkg.data!.package).toBeNull();
+  });
+
   it('lists posts newest first, filtered by package, with pagination', async () => {
     await api.gql(CREATE_PACKAGE, { input: { name: 'other-target', summary: 's' } }, { token: alice });
     const otherIds: string[] = [];
