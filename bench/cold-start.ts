@@ -47,7 +47,7 @@ const LAUNCHER = fileURLToPath(new URL('../scripts/vercel-launcher.mjs', import.
 const QUERY = '{ registryStats { totalPackages } }';
 
 const HELLO_SOURCE = `import { createSchema, createYoga } from 'graphql-yoga';
-const yoga = createYoga({ schema: createSchema({ typeDefs: 'type Query { hello: String! }', resolvers: { Query: { hello: () => 'world' } } }) });
+const yoga = createYoga({ graphqlEndpoint: '/api/hello', schema: createSchema({ typeDefs: 'type Query { hello: String! }', resolvers: { Query: { hello: () => 'world' } } }) });
 export function GET(request) { return yoga.fetch(request); }
 export { GET as POST };
 `;

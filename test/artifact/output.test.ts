@@ -7,10 +7,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FUNCTION_RUNTIME, functionEntries, HANDLER_FILE, OUTPUT_CONFIG } from '../../scripts/build.js';
 import { buildArtifact, type Artifact } from './artifact.js';
 
-// vercel.json schedules the effect-repair job of issue 10, whose function (api/cron/repair.ts) is being written; drop
-// this allowance when it lands.
-const CRONS_AWAITING_THEIR_FUNCTION = new Set(['/api/cron/repair']);
-
 /** The issue's budget for the GraphQL function: 1.2 MB in total. */
 const GRAPHQL_FUNCTION_BUDGET_BYTES = 1_200_000;
 
@@ -69,8 +65,5 @@ it('makes vercel deploy run this build: static-build on package.json, so Vercel 
   // A vercel-build script would run once per api/ entry under zero config; here it would only shadow "build".
   expect(pkg.scripts['vercel-build']).toBeUndefined();
   const paths = artifact.functions.map((f) => f.path);
-  for (const cron of vercel.crons as { path: string }[]) {
-    if (!paths.includes(cron.path) && CRONS_AWAITING_THEIR_FUNCTION.has(cron.path)) continue;
-    expect(paths, cron.path).toContain(cron.path);
-  }
+  for (const cron of vercel.crons as { path: string }[]) expect(paths, cron.path).toContain(cron.path);
 });
