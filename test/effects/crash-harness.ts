@@ -58,6 +58,8 @@ export interface CrashReport {
   requests: number;
   keyedAttempts: number;
   answers: Record<string, Record<string, number>>;
+  /** Unkeyed requests without a final answer: each must be explained by a kill (lost) or a fault (server error). */
+  unanswered: { lost: number; serverErrors: number };
   faults: { injected: number; afterApply: number; seed: number };
   kills: { afterCompleted: number; inFlight: number }[];
   /** How long each killed process's replacement took to serve. */
@@ -77,6 +79,10 @@ const CREATE_PACKAGE = `mutation ($input: CreatePackageInput!) { createPackage(i
   ... on CreatePackageSuccess { package { name } } ... on Error { code message } } }`;
 const PUBLISH_RELEASE = `mutation ($input: PublishReleaseInput!) { publishRelease(input: $input) { __typename
   ... on PublishReleaseSuccess { release { version } } ... on Error { code message } } }`;
+
+/** Unkeyed outcomes without a final answer. */
+export const LOST = 'lost';
+export const SERVER_ERROR = 'server error';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
@@ -158,12 +164,15 @@ class Client {
     throw new Error(`no final answer for key ${key} within 120 s`);
   }
 
-  /** One attempt without a key; 'none' when no final answer came back (the effect may or may not have happened). */
+  /**
+   * One attempt without a key. No final answer is 'lost' (the connection died: a killed process) or 'server error'
+   * (a 5xx or masked error: a fault the server could not ride out); either way the effect may or may not have happened.
+   */
   async unkeyed(query: string, field: string, variables: unknown, token: string): Promise<{ outcome: string; result: any }> {
     try {
-      return finalOutcome(await this.send(query, variables, { authorization: `Bearer ${token}` }), field) ?? { outcome: 'none', result: null };
+      return finalOutcome(await this.send(query, variables, { authorization: `Bearer ${token}` }), field) ?? { outcome: SERVER_ERROR, result: null };
     } catch {
-      return { outcome: 'none', result: null };
+      return { outcome: LOST, result: null };
     }
   }
 
@@ -382,6 +391,10 @@ export async function runCrashScenario(options: CrashOptions): Promise<CrashRepo
       requests: client.requests,
       keyedAttempts: client.keyedAttempts,
       answers,
+      unanswered: {
+        lost: Object.values(answers).reduce((sum, byOutcome) => sum + (byOutcome[LOST] ?? 0), 0),
+        serverErrors: Object.values(answers).reduce((sum, byOutcome) => sum + (byOutcome[SERVER_ERROR] ?? 0), 0),
+      },
       faults: { injected: injected.length, afterApply: injected.filter((f) => f.kind === 'dropReply' || f.kind === 'cutReply').length, seed: proxy.seed },
       kills,
       restartMs,
@@ -490,7 +503,7 @@ async function checkIntents(client: Client, intents: Intent[], postPackages: str
   for (const intent of intents) {
     const label = `${intent.op} ${intent.mode} answered ${intent.outcome}`;
     const success = intent.outcome === 'success';
-    const unanswered = intent.outcome === 'none';
+    const unanswered = intent.outcome === LOST || intent.outcome === SERVER_ERROR;
     check(success || intent.mode === 'unkeyed', `${label}: a keyed request must end in success here`);
     if (intent.op === 'createPost') {
       const n = titles.get(intent.title!) ?? 0;
@@ -515,9 +528,11 @@ export function summarize(report: CrashReport): string {
   const lines = [
     `${report.kind}: ${report.requests} requests (${report.keyedAttempts} keyed attempts) in ${report.loadMs} ms over ${report.instances} processes, concurrency ${report.concurrency}`,
     `  answers: ${JSON.stringify(report.answers)}`,
+    `  unanswered unkeyed: ${report.unanswered.lost} lost with a killed process, ${report.unanswered.serverErrors} server errors`,
     `  faults: ${report.faults.injected} injected (${report.faults.afterApply} after the server applied the command), seed ${report.faults.seed}`,
     `  kills: ${report.kills.length} (${report.kills.map((k) => `after ${k.afterCompleted} intents with ${k.inFlight} in flight`).join('; ')}); replacements ready in ${report.restartMs.join(', ')} ms`,
-    `  drift before repair: ${report.before.recount.drift} (${report.before.recount.differences.length} figures)${report.before.verify ? `; verify exit ${report.before.verify.exitCode}` : ''}`,
+    `  drift before repair: ${report.before.recount.drift} (${report.before.recount.differences.length} figures)` +
+      (report.before.verify ? `; verify exit ${report.before.verify.exitCode}: ${report.before.verify.output.split('\n').pop()}` : ''),
   ];
   if (report.repair) lines.push(`  repair: exit ${report.repair.exitCode} in ${report.repair.ms} ms: ${report.repair.output.split('\n').pop()}`);
   if (report.after) lines.push(`  drift after repair: ${report.after.recount.drift}; verify exit ${report.after.verify.exitCode}`);
