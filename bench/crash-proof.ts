@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runCrashScenario, summarize } from '../test/effects/crash-harness.js';
+import { loadProblems, runCrashScenario, summarize } from '../test/effects/crash-harness.js';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -51,11 +51,14 @@ console.log(summarize(api));
 const naive = await runCrashScenario({ ...common, kind: 'naive', counts: { 'createPost:unkeyed': int('naive-count') }, log });
 console.log(summarize(naive));
 
-const exact = api.after !== undefined && api.after.recount.drift === 0 && api.after.verify.exitCode === 0 && api.violations.length === 0;
+const problems = loadProblems(api, common.minKills);
+const exact =
+  problems.length === 0 && api.after !== undefined && api.after.recount.drift === 0 && api.after.verify.exitCode === 0 && api.violations.length === 0;
 const result = {
   at: new Date().toISOString(),
   machine: { cpus: cpus().length, loadAverageAtStart },
   exactAfterRepair: exact,
+  loadProblems: problems,
   naiveDrifted: naive.before.recount.drift > 0,
   api: { ...api, violations: api.violations.slice(0, 50), violationCount: api.violations.length },
   naive,
@@ -64,6 +67,6 @@ await mkdir(dirname(values.out!), { recursive: true });
 await writeFile(values.out!, `${JSON.stringify(result, null, 2)}\n`);
 log(`wrote ${values.out}; ${exact ? 'exact after repair' : 'NOT exact after repair'}; naive drift ${naive.before.recount.drift}`);
 if (!exact) {
-  for (const line of [...(api.after?.recount.differences ?? []), ...api.violations.slice(0, 20)]) console.log(`  ${line}`);
+  for (const line of [...problems, ...(api.after?.recount.differences ?? []), ...api.violations.slice(0, 20)]) console.log(`  ${line}`);
   process.exitCode = 1;
 }

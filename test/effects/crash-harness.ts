@@ -523,6 +523,25 @@ async function checkIntents(client: Client, intents: Intent[], postPackages: str
   return violations;
 }
 
+/**
+ * Whether the run proves anything: at least `minKills` kills, faults after the server applied a command, most of each
+ * kind answered success, and every unanswered unkeyed request explained by a kill (the requests in flight when it
+ * came) or by a fault on the wire to the database. Empty when all hold.
+ */
+export function loadProblems(report: CrashReport, minKills = 5): string[] {
+  const problems: string[] = [];
+  if (report.kills.length < minKills) problems.push(`${report.kills.length} kills, fewer than ${minKills}`);
+  if (report.faults.afterApply === 0) problems.push('no fault after the server applied a command');
+  for (const [label, byOutcome] of Object.entries(report.answers)) {
+    const total = Object.values(byOutcome).reduce((a, b) => a + b, 0);
+    if ((byOutcome.success ?? 0) <= total / 2) problems.push(`${label}: only ${byOutcome.success ?? 0} of ${total} succeeded (${JSON.stringify(byOutcome)})`);
+  }
+  const killedInFlight = report.kills.reduce((sum, k) => sum + k.inFlight, 0);
+  if (report.unanswered.lost > killedInFlight) problems.push(`${report.unanswered.lost} requests lost, more than the ${killedInFlight} in flight at kills`);
+  if (report.unanswered.serverErrors > report.faults.injected) problems.push(`${report.unanswered.serverErrors} server errors, more than the ${report.faults.injected} faults`);
+  return problems;
+}
+
 /** A few lines a person reads: load, kills, drift before, repair, drift after, violations. */
 export function summarize(report: CrashReport): string {
   const lines = [
