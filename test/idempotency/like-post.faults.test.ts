@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => faulty.close());
 
-it(`counts ${INTENTS} distinct users liking through a faulty connection exactly once each`, async () => {
+it(`counts ${INTENTS} distinct users liking through a faulty connection exactly once each`, { timeout: 240_000 }, async () => {
   const postId = await faulty.newPost('liked');
   const tokens = await Promise.all(Array.from({ length: INTENTS }, (_, i) => faulty.api.token(`fan-${i}`)));
   const stats = newRetryStats();

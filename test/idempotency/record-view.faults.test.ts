@@ -20,7 +20,7 @@ async function viewCount(postId: ObjectId): Promise<number> {
   return (await faulty.api.db.collection('posts').findOne({ _id: postId }))!.viewCount;
 }
 
-it(`counts ${INTENTS} keyed anonymous views through a faulty connection exactly once each`, async () => {
+it(`counts ${INTENTS} keyed anonymous views through a faulty connection exactly once each`, { timeout: 240_000 }, async () => {
   const postId = await faulty.newPost('viewed');
   const stats = newRetryStats();
   await faulty.underFaults(
