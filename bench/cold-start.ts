@@ -8,7 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { buildOutput, bundleOptions, FUNCTION_RUNTIME, HANDLER_FILE, SIZE_DECISIONS, type BuiltFunction } from '../scripts/build.js';
@@ -21,6 +21,11 @@ export interface BundleReport {
   command: string;
   /** What the bundle would weigh without each size decision of scripts/build.ts. */
   withoutDecision: { decision: string; bytes: number }[];
+  /**
+   * What stands in the way of the ratio: the "hello" function plus one dependency of ours, bundled the same way, with
+   * the median time a fresh process takes to import it (no request), next to hello alone and the GraphQL function.
+   */
+  importCost: { variant: string; bytes: number; medianImportMs: number }[];
 }
 
 export interface ColdStartReport {
@@ -72,6 +77,36 @@ function byPackage(fn: BuiltFunction): { name: string; bytes: number }[] {
     }
   }
   return [...sizes].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes).slice(0, 10);
+}
+
+const IMPORT_VARIANTS: Record<string, string> = {
+  hello: '',
+  'hello + mongodb (a MongoClient)': "import { MongoClient } from 'mongodb'; new MongoClient('mongodb://127.0.0.1:1');",
+  'hello + zod/mini (one schema parsed)': "import * as z from 'zod/mini'; z.object({ a: z.string() }).parse({ a: 'x' });",
+  'hello + pino (a logger)': "import pino from 'pino'; pino({ level: 'silent' });",
+};
+
+async function measureImportCosts(dir: string, graphql: BuiltFunction, runs: number, env: NodeJS.ProcessEnv): Promise<BundleReport['importCost']> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const files: { variant: string; file: string; bytes: number }[] = [];
+  for (const [i, [variant, prefix]] of Object.entries(IMPORT_VARIANTS).entries()) {
+    const entry = join(dir, `import-${i}.mjs`);
+    await writeFile(entry, `${prefix}\n${HELLO_SOURCE}`);
+    const file = join(dir, `import-${i}.out.mjs`);
+    const result = await build({ ...bundleOptions(entry, file), absWorkingDir: root, nodePaths: [join(root, 'node_modules')] });
+    files.push({ variant, file, bytes: Object.values(result.metafile.outputs)[0]!.bytes });
+  }
+  files.push({ variant: 'the GraphQL function', file: join(graphql.dir, HANDLER_FILE), bytes: graphql.bytes });
+  const times = new Map<string, number[]>();
+  for (let run = 0; run < runs; run++) {
+    for (const { variant, file } of files) {
+      const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); console.log(performance.now() - t);`;
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env });
+      if (result.status !== 0) throw new Error(`importing ${variant} failed: ${result.stderr}`);
+      times.set(variant, [...(times.get(variant) ?? []), Number(result.stdout.trim())]);
+    }
+  }
+  return files.map(({ variant, bytes }) => ({ variant, bytes, medianImportMs: round(median(times.get(variant)!)) }));
 }
 
 async function bytesWithout(decision: string, dir: string): Promise<number> {
@@ -149,6 +184,7 @@ export async function measureColdStart(options: { runs: number; env: NodeJS.Proc
     const withoutDecision = [];
     for (const decision of SIZE_DECISIONS) withoutDecision.push({ decision, bytes: await bytesWithout(decision, dir) });
     const env = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', ...options.env };
+    const importCost = await measureImportCosts(dir, graphql, options.runs, env);
     const measure = async (node: string, version: string, unavailable: string[]): Promise<ColdStartReport> => {
       const ours: { wallMs: number; loadMs: number }[] = [];
       const base: { wallMs: number; loadMs: number }[] = [];
@@ -177,7 +213,7 @@ export async function measureColdStart(options: { runs: number; env: NodeJS.Proc
     const otherNodes = [];
     for (const node of nodes.found) otherNodes.push(await measure(node, spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, ''), []));
     return {
-      bundle: { bytes: await directoryBytes(graphql.dir), largest: byPackage(graphql), command: 'npm run build (scripts/build.ts)', withoutDecision },
+      bundle: { bytes: await directoryBytes(graphql.dir), largest: byPackage(graphql), command: 'npm run build (scripts/build.ts)', withoutDecision, importCost },
       coldStart,
       otherNodes,
     };
@@ -203,6 +239,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`GraphQL function: ${(result.bundle.bytes / 1e6).toFixed(3)} MB (target ${ARTIFACT_TARGET_BYTES / 1e6} MB: ${result.bundle.bytes <= ARTIFACT_TARGET_BYTES ? 'met' : 'MISSED'})`);
     console.log(`cold start (Node ${c.node}): ${c.medianMs} ms median vs ${c.baseline.medianMs} ms for yoga "hello" = ${c.ratio}x (target ${COLD_START_RATIO_TARGET}x: ${c.ratio <= COLD_START_RATIO_TARGET ? 'met' : 'MISSED'})`);
     for (const w of result.bundle.withoutDecision) console.log(`  without ${w.decision}: ${(w.bytes / 1e6).toFixed(3)} MB`);
+    for (const c of result.bundle.importCost) console.log(`  import ${c.variant}: ${(c.bytes / 1e3).toFixed(0)} kB, ${c.medianImportMs} ms`);
     console.log(`wrote ${file}`);
   } finally {
     await db.stop();
