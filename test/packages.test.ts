@@ -95,14 +95,14 @@ describe('publishRelease', () => {
     expect((await api.gql(REGISTRY_STATS)).data!.registryStats.totalReleases).toBe(before + 1);
   });
 
-  it('keeps latestRelease at the highest semver whatever the publishing order', async () => {
+  it('keeps releases in semver order whatever the publishing order; latestRelease is the highest stable one', async () => {
     await publish('releases-demo', '1.10.0');
     await publish('releases-demo', '1.9.0');
     await publish('releases-demo', '2.0.0-rc.1');
     await publish('releases-demo', '2.0.0-beta.11');
     await publish('releases-demo', '2.0.0-beta.2');
     const result = await publish('releases-demo', '0.1.0');
-    expect(result.package.latestRelease.version).toBe('2.0.0-rc.1');
+    expect(result.package.latestRelease.version).toBe('1.10.0');
     expect(result.package.releases.map((r: { version: string }) => r.version)).toEqual([
       '2.0.0-rc.1', '2.0.0-beta.11', '2.0.0-beta.2', '1.10.0', '1.9.0', '1.0.0', '0.1.0',
     ]);

@@ -14,6 +14,11 @@ export interface ReleaseDoc {
   notes: string | null;
   /** idempotency effectKey of the publishRelease that appended it, so a retry of that request is told success. */
   idempotencyKey?: string;
+  /**
+   * PyPI's yank: still installable when pinned, never the latest; null or absent (releases written before yanking
+   * existed) when not yanked. One subdocument, so a yank changes one path of one array element.
+   */
+  yank?: { reason: string | null } | null;
 }
 
 export interface PackageDoc {
@@ -209,6 +214,24 @@ export async function addPackageKeywords(
       { path: 'keywords', message: `at most ${MAX_KEYWORDS_PER_PACKAGE} keywords per package` },
     ]),
   );
+}
+
+/**
+ * atomic: sets or clears one release's yank (and its reason) in place through an array filter, and lastUpdated from the
+ * database clock; the other releases, and releases published meanwhile, are untouched. Idempotent, so it needs no
+ * effectKey. NOT_FOUND without that package or release, FORBIDDEN for non-maintainers.
+ */
+export async function setReleaseYanked(
+  db: Db,
+  input: { name: string; viewerId: string; version: string; yanked: boolean; reason: string | null },
+): Promise<Result<{ package: PackageDoc; release: ReleaseDoc }>> {
+  const updated = await packages(db).findOneAndUpdate(
+    { _id: input.name, maintainers: input.viewerId, 'releases.version': input.version },
+    { $set: { 'releases.$[release].yank': input.yanked ? { reason: input.reason } : null }, $currentDate: { lastUpdated: true } },
+    { arrayFilters: [{ 'release.version': input.version }], returnDocument: 'after', projection: PACKAGE_PROJECTION },
+  );
+  if (updated) return ok({ package: updated, release: updated.releases.find((r) => r.version === input.version)! });
+  return explainRefusedWrite(db, input.name, input.viewerId, () => new NotFoundError(`"${input.name}" has no release ${input.version}.`));
 }
 
 /**

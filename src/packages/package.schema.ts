@@ -19,11 +19,12 @@ import {
   findPackagesByNames,
   insertPackage,
   type PackageDoc,
+  setReleaseYanked,
   type PackagePageCursor,
   type ReleaseDoc,
   updatePackageIfVersion,
 } from './package.ops.js';
-import { ReleaseVersionSchema } from './release-version.js';
+import { latestOf, ReleaseVersionSchema } from './release-version.js';
 
 export const Release = builder.objectRef<ReleaseDoc>('Release').implement({
   fields: (t) => ({
@@ -31,6 +32,8 @@ export const Release = builder.objectRef<ReleaseDoc>('Release').implement({
     publishedAt: t.expose('publishedAt', { type: 'DateTime' }),
     sizeBytes: t.exposeInt('sizeBytes'),
     notes: t.exposeString('notes', { nullable: true }),
+    yanked: t.boolean({ description: 'Withdrawn (PyPI semantics): installable only when pinned, never latestRelease.', resolve: (r) => r.yank != null }),
+    yankedReason: t.string({ nullable: true, resolve: (r) => r.yank?.reason ?? null }),
   }),
 });
 
@@ -50,8 +53,9 @@ export const Package = builder.loadableObject('Package', {
     latestRelease: t.field({
       type: Release,
       nullable: true,
-      description: 'The highest version by semver precedence.',
-      resolve: (p) => p.releases[0] ?? null,
+      description:
+        'The highest release that is neither yanked nor a prerelease; the highest prerelease not yanked when no such release exists; null when every release is yanked.',
+      resolve: (p) => latestOf(p.releases),
     }),
     releaseCount: t.exposeInt('releaseCount'),
     postCount: t.exposeInt('postCount', {
@@ -231,4 +235,53 @@ defineMutation('addKeywords', {
       await addPackageKeywords(db, { name: normalizePackageName(input.packageName), viewerId: viewer.id, keywords: [...new Set(input.keywords)] }),
       (updated) => ({ package: updated }),
     ),
+});
+
+// Versions as stored: no semver check, so that releases written before today's rules can be yanked too.
+const StoredVersionSchema = z.string().check(z.minLength(1, 'Version is required'), z.maxLength(256, 'Version is at most 256 characters'));
+
+const YankReleaseInput = builder.inputType('YankReleaseInput', {
+  fields: (t) => ({
+    packageName: t.string({ required: true, validate: PackageNameSchema }),
+    version: t.string({ required: true, validate: StoredVersionSchema }),
+    reason: t.string({ description: 'Shown next to the release, e.g. "broken wheel, use 1.2.1".', validate: z.nullish(z.string().check(z.trim(), z.maxLength(500, 'A reason is at most 500 characters'))) }),
+  }),
+});
+
+const UnyankReleaseInput = builder.inputType('UnyankReleaseInput', {
+  fields: (t) => ({
+    packageName: t.string({ required: true, validate: PackageNameSchema }),
+    version: t.string({ required: true, validate: StoredVersionSchema }),
+  }),
+});
+
+function releaseSuccess(name: string) {
+  return builder.objectRef<{ package: PackageDoc; release: ReleaseDoc }>(name).implement({
+    fields: (t) => ({
+      package: t.field({ type: Package, resolve: (r) => r.package }),
+      release: t.field({ type: Release, resolve: (r) => r.release }),
+    }),
+  });
+}
+
+defineMutation('yankRelease', {
+  description: 'Withdraws a release (PyPI semantics): it stays listed and installable when pinned, and is never latestRelease. Idempotent.',
+  auth: 'user',
+  rateLimit: 'yankRelease',
+  args: (arg) => ({ input: arg({ type: YankReleaseInput, required: true }) }),
+  errors: [NotFoundError, ForbiddenError],
+  success: releaseSuccess('YankReleaseSuccess'),
+  run: ({ input }, { db, viewer }) =>
+    setReleaseYanked(db, { name: normalizePackageName(input.packageName), viewerId: viewer.id, version: input.version, yanked: true, reason: input.reason || null }),
+});
+
+defineMutation('unyankRelease', {
+  description: 'Takes a yank back. Idempotent.',
+  auth: 'user',
+  rateLimit: 'unyankRelease',
+  args: (arg) => ({ input: arg({ type: UnyankReleaseInput, required: true }) }),
+  errors: [NotFoundError, ForbiddenError],
+  success: releaseSuccess('UnyankReleaseSuccess'),
+  run: ({ input }, { db, viewer }) =>
+    setReleaseYanked(db, { name: normalizePackageName(input.packageName), viewerId: viewer.id, version: input.version, yanked: false, reason: null }),
 });

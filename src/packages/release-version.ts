@@ -70,3 +70,18 @@ export function releaseSortKey(version: string): string {
   });
   return `${core}-${ids.join('!')}`;
 }
+
+/** Whether a stored release version is a prerelease (1.0.0-rc.1): never "latest" while a stable release is available. */
+export function isPrerelease(version: string): boolean {
+  return semver.prerelease(version) !== null;
+}
+
+/**
+ * The release a plain install gets (PyPI's rule): the highest that is neither yanked nor a prerelease, else the highest
+ * prerelease not yanked when no stable release is available; null when every release is yanked. `releases` are
+ * highest first, as stored.
+ */
+export function latestOf<R extends { version: string; yank?: unknown }>(releases: readonly R[]): R | null {
+  const available = releases.filter((r) => r.yank == null);
+  return available.find((r) => !isPrerelease(r.version)) ?? available[0] ?? null;
+}

@@ -23,6 +23,11 @@ export const DEFAULT_RATE_LIMITS = {
   unlikePost: '120/60',
   recordView: '600/60',
   'recordView@ip': '1200/60',
+  sponsorPackage: '60/60',
+  withdrawSponsorship: '30/60',
+  requestPayout: '10/60',
+  yankRelease: '30/60',
+  unyankRelease: '30/60',
 } as const satisfies Readonly<Record<string, string>>;
 
 /** A rule a mutation declares (src/mutation-kit.ts); its "@ip" variant applies too when configured. */

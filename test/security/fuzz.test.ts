@@ -15,6 +15,7 @@ import { schema } from '../../src/schema.js';
 import { yoga } from '../../src/yoga.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { CREATE_PACKAGE, CREATE_POST, PUBLISH_RELEASE } from '../helpers/documents.js';
+import { creditPurchase, sponsorPackage } from '../../src/credits/credits.ops.js';
 
 const RUNS_PER_MUTATION = Number(process.env.FUZZ_RUNS ?? 2000);
 const REPLAYS_PER_MUTATION = 150;
@@ -50,6 +51,9 @@ beforeAll(async () => {
   };
   postIds = await createPosts([fuzzer, fuzzer, other]);
   deletablePostIds = await createPosts([fuzzer, fuzzer, fuzzer, other, other]);
+  // A funded wallet and a sponsored package, so valid sponsorships, withdrawals and payouts can succeed.
+  await creditPurchase(api.db, { id: 'evt_fuzz_funds', userId: 'fuzzer', amount: 10_000_000, created: new Date() });
+  await sponsorPackage(api.db, { userId: 'fuzzer', packageName: 'fuzz-target', amount: 1_000_000 });
 });
 afterAll(() => api.close());
 
@@ -121,6 +125,7 @@ const versions = fc.oneof(
 );
 const titles = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }));
 const keywords = fc.array(fc.oneof(fc.stringMatching(/^[a-z0-9]{1,8}(-[a-z0-9]{1,8})?$/), anyValue), { maxLength: 25 });
+const amounts = fc.oneof(fc.integer({ min: -3, max: 50 }), fc.constantFrom(1_000_000, 1_000_001, 20_000_000));
 const expectedVersions = fc.oneof(fc.integer({ min: 0, max: 6 }), nastyNumbers);
 const postIdValues = (ids: string[] = postIds) => field(fc.oneof(fc.constantFrom(...ids), fc.constant(new ObjectId().toHexString())));
 
@@ -181,6 +186,16 @@ function casesFor(mutation: string): fc.Arbitrary<FuzzCase> {
       });
     case 'deletePost':
       return withInput('DeletePostInput', { postId: postIdValues(deletablePostIds), expectedVersion: field(expectedVersions) });
+    case 'sponsorPackage':
+      return withInput('SponsorPackageInput', { packageName: field(packageNames), amount: field(amounts) });
+    case 'withdrawSponsorship':
+      return withInput('WithdrawSponsorshipInput', { packageName: field(packageNames), amount: field(amounts) });
+    case 'requestPayout':
+      return withInput('RequestPayoutInput', { amount: field(amounts) });
+    case 'yankRelease':
+      return withInput('YankReleaseInput', { packageName: field(packageNames), version: field(versions), reason: field(fc.option(titles)) });
+    case 'unyankRelease':
+      return withInput('UnyankReleaseInput', { packageName: field(packageNames), version: field(versions) });
     default:
       return fc.record({ postId: postIdValues(), token }).map(({ postId, token }) => ({
         mutation,

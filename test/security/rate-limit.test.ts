@@ -182,6 +182,8 @@ function validCall(mutation: string): [string, Record<string, unknown>] {
     createPost: { title: 't', body: 'b', packageName: 'missing' },
     updatePost: { postId: MISSING_POST, expectedVersion: 1, title: 't' },
     deletePost: { postId: MISSING_POST, expectedVersion: 1 },
+    yankRelease: { packageName: 'missing', version: '1.0.0', reason: 'r' },
+    unyankRelease: { packageName: 'missing', version: '1.0.0' },
   };
   return callWith(mutation, inputs[mutation], MISSING_POST);
 }
@@ -196,6 +198,8 @@ function invalidCall(mutation: string): [string, Record<string, unknown>] {
     createPost: { title: '', body: '', packageName: '' },
     updatePost: { postId: 'x', expectedVersion: 0 },
     deletePost: { postId: 'x', expectedVersion: 0 },
+    yankRelease: { packageName: '', version: '' },
+    unyankRelease: { packageName: '', version: '' },
   };
   return callWith(mutation, inputs[mutation], 'x');
 }
