@@ -5,8 +5,10 @@ import net from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BSON, MongoClient } from 'mongodb';
+import { BSON, MongoClient, type Document } from 'mongodb';
+import { CommandContext, runCommand } from '../src/embedded-db/commands.js';
 import { startEmbeddedDb } from '../src/embedded-db/server.js';
+import { Store } from '../src/embedded-db/store.js';
 
 const OPS = Number(process.env.BENCH_OPS ?? 30_000);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 20);
@@ -245,6 +247,63 @@ async function killRounds(rounds: number, journal: boolean): Promise<{ acked: nu
   }
 }
 
+const PLANNER_DOCS = 100_000;
+
+/**
+ * find by an indexed field over 100 000 documents against the same find forced to a collection scan (hint
+ * {$natural: 1}: what every non-_id query did before the planner). Timed at the command level, in process (the
+ * server's own work, unaffected by driver and scheduling noise), and through the driver for reference.
+ */
+async function plannerRun(): Promise<Document> {
+  const store = new Store();
+  const ctx = new CommandContext(store, { address: '127.0.0.1:0', setName: 'bench', startedAt: new Date() });
+  const conn = { id: 1 };
+  for (let i = 0; i < PLANNER_DOCS; i += 10_000) {
+    runCommand(ctx, { insert: 'planner', documents: Array.from({ length: 10_000 }, (_, j) => ({ _id: i + j, k: i + j, g: `group-${(i + j) % 1000}` })), $db: 'bench' }, conn);
+  }
+  runCommand(ctx, { createIndexes: 'planner', indexes: [{ key: { k: 1 }, name: 'k_1' }], $db: 'bench' }, conn);
+  const time = (n: number, hint?: Document): number => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor(Math.random() * PLANNER_DOCS);
+      const reply = runCommand(ctx, { find: 'planner', filter: { k }, limit: 1, singleBatch: true, ...(hint ? { hint } : {}), $db: 'bench' }, conn);
+      if ((reply.cursor as Document).firstBatch[0]?.k !== k) throw new Error('wrong document');
+    }
+    return (performance.now() - t0) / n;
+  };
+  time(200);
+  time(2, { $natural: 1 });
+  const indexedMs = time(2000);
+  const scanMs = time(20, { $natural: 1 });
+  const speedup = scanMs / indexedMs;
+  console.log(
+    `planner: find({k}) over ${PLANNER_DOCS} documents, server work per command: index ${(indexedMs * 1000).toFixed(0)} µs, collection scan ${scanMs.toFixed(1)} ms => ${speedup.toFixed(0)}x faster (target >= 50x: ${speedup >= 50 ? 'met' : 'MISSED'})`,
+  );
+
+  // Through the driver (a separate server process): includes a round trip, so the ratio is smaller.
+  const { uri, child } = await startServerProcess();
+  const client = new MongoClient(uri);
+  try {
+    const coll = client.db('bench').collection<{ _id: number; k: number }>('planner');
+    for (let i = 0; i < PLANNER_DOCS; i += 10_000) await coll.insertMany(Array.from({ length: 10_000 }, (_, j) => ({ _id: i + j, k: i + j })));
+    await coll.createIndex({ k: 1 });
+    const viaDriver = async (n: number, hint?: Document): Promise<number> => {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await coll.findOne({ k: Math.floor(Math.random() * PLANNER_DOCS) }, hint ? { hint } : {});
+      return (performance.now() - t0) / n;
+    };
+    await viaDriver(20);
+    const driverIndexedMs = await viaDriver(300);
+    const driverScanMs = await viaDriver(20, { $natural: 1 });
+    console.log(`planner through the driver: index ${driverIndexedMs.toFixed(2)} ms, collection scan ${driverScanMs.toFixed(1)} ms => ${(driverScanMs / driverIndexedMs).toFixed(0)}x`);
+    return { docs: PLANNER_DOCS, indexedMs, scanMs, speedup, driverIndexedMs, driverScanMs, driverSpeedup: driverScanMs / driverIndexedMs };
+  } finally {
+    await client.close();
+    child.stdin!.end();
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
 async function main(): Promise<void> {
   const serveAt = process.argv.indexOf('--serve');
   if (serveAt >= 0) {
@@ -252,35 +311,44 @@ async function main(): Promise<void> {
     return serve(d >= 0 ? process.argv[d + 1] : undefined);
   }
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cores: cpus().length, ops: OPS };
-  console.log(`updateOne({_id}, {$inc}) x ${OPS} (max ${MAX_SECONDS}s per run), node ${process.version}, ${cpus().length} cores`);
-  const memory = await processRuns();
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'bench-journal-'));
-  let journaled: { c64: number; raw64: number };
-  try {
-    journaled = await processRuns(dataDir);
-  } finally {
-    await rm(dataDir, { recursive: true, force: true });
-  }
-  const ratio = journaled.c64 / memory.c64;
-  const rawRatio = journaled.raw64 / memory.raw64;
-  console.log(`journal cost at concurrency 64: driver ${(ratio * 100).toFixed(0)}% of in-memory throughput, raw ${(rawRatio * 100).toFixed(0)}% (target >= 80%: ${ratio >= 0.8 ? 'met' : 'MISSED'})`);
-  results.throughput = { inMemory: memory, journal: journaled, ratioDriver: ratio, ratioRaw: rawRatio };
-
-  if (!process.argv.includes('--no-in-process')) {
-    const inProcess = await startEmbeddedDb({ port: 0 });
+  // `--only throughput|kill|planner` runs one section (the results file then holds only that section).
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+  if (!only || only === 'throughput') {
+    console.log(`updateOne({_id}, {$inc}) x ${OPS} (max ${MAX_SECONDS}s per run), node ${process.version}, ${cpus().length} cores`);
+    const memory = await processRuns();
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'bench-journal-'));
+    let journaled: { c64: number; raw64: number };
     try {
-      console.log('server in the same process as the client (in memory):');
-      for (const c of [1, 64]) console.log('  ' + (await run(inProcess.uri, c, c === 1 ? Math.min(OPS, 5000) : OPS)).line);
+      journaled = await processRuns(dataDir);
     } finally {
-      await inProcess.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+    const ratio = journaled.c64 / memory.c64;
+    const rawRatio = journaled.raw64 / memory.raw64;
+    console.log(`journal cost at concurrency 64: driver ${(ratio * 100).toFixed(0)}% of in-memory throughput, raw ${(rawRatio * 100).toFixed(0)}% (target >= 80%: ${ratio >= 0.8 ? 'met' : 'MISSED'})`);
+    results.throughput = { inMemory: memory, journal: journaled, ratioDriver: ratio, ratioRaw: rawRatio };
+
+    if (!process.argv.includes('--no-in-process')) {
+      const inProcess = await startEmbeddedDb({ port: 0 });
+      try {
+        console.log('server in the same process as the client (in memory):');
+        for (const c of [1, 64]) console.log('  ' + (await run(inProcess.uri, c, c === 1 ? Math.min(OPS, 5000) : OPS)).line);
+      } finally {
+        await inProcess.stop();
+      }
     }
   }
 
-  const rounds = Number(process.env.BENCH_KILL_ROUNDS ?? 5);
-  const withJournal = await killRounds(rounds, true);
-  const without = await killRounds(1, false);
-  console.log(`kill -9 of npm run db, ${rounds} rounds x ${KILL_WRITERS} writers: ${withJournal.lost} of ${withJournal.acked} acknowledged inserts lost with the journal; without it (1 round): ${without.lost} of ${without.acked} lost`);
-  results.killRounds = { rounds, writers: KILL_WRITERS, journal: withJournal, noJournal: without };
+  if (!only || only === 'kill') {
+    const rounds = Number(process.env.BENCH_KILL_ROUNDS ?? 5);
+    const withJournal = await killRounds(rounds, true);
+    const without = await killRounds(1, false);
+    console.log(`kill -9 of npm run db, ${rounds} rounds x ${KILL_WRITERS} writers: ${withJournal.lost} of ${withJournal.acked} acknowledged inserts lost with the journal; without it (1 round): ${without.lost} of ${without.acked} lost`);
+    results.killRounds = { rounds, writers: KILL_WRITERS, journal: withJournal, noJournal: without };
+  }
+
+  if (!only || only === 'planner') results.planner = await plannerRun();
 
   const out = path.join('bench', 'results');
   await mkdir(out, { recursive: true });

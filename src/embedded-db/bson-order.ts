@@ -4,6 +4,14 @@ import { Binary, BSONRegExp, Code, Decimal128, Double, Int32, Long, ObjectId, Ti
 /** A terminal empty array in an index key or sort key: not missing (null), and sorting before null. */
 export const EMPTY_ARRAY: unique symbol = Symbol('empty array');
 
+/** Marks the lower (-1) or upper (1) end of a type bracket in index bounds: compares below / above every value of it. */
+export class BracketEdge {
+  constructor(
+    readonly bracket: number,
+    readonly side: -1 | 1,
+  ) {}
+}
+
 /** BSON comparison order of type brackets (numbers share one, strings and symbols share one). */
 export function typeBracket(v: unknown): number {
   switch (typeof v) {
@@ -21,6 +29,7 @@ export function typeBracket(v: unknown): number {
   }
   if (v === null) return 2;
   if (Array.isArray(v)) return 6;
+  if (v instanceof BracketEdge) return v.bracket + v.side * 0.25;
   if (v instanceof Date) return 10;
   if (v instanceof RegExp || v instanceof BSONRegExp) return 12;
   switch ((v as { _bsontype?: string })._bsontype) {

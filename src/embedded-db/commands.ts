@@ -7,6 +7,7 @@ import { compareBson } from './bson-order.js';
 import { canonicalKey } from './keys.js';
 import { RetryCache } from './retry-cache.js';
 import { compileQuery, evaluateLet, runPipeline, sortDocuments } from './mingo.js';
+import { HINT_ERROR, describePlan, planQuery, runQuery, type QueryStats } from './planner.js';
 import { Collection, Store, validateNamespace } from './store.js';
 import { computeUpdate, computeUpsert, validateStoredDoc, validateUpdateShape, type UpdateSpec } from './update.js';
 import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from './wire.js';
@@ -253,7 +254,7 @@ function updateStatement(coll: Collection, stmt: Document): { n: number; nModifi
   if (multi && !Array.isArray(stmt.u) && !Object.keys(stmt.u as Document)[0]?.startsWith('$') && Object.keys(stmt.u as Document).length > 0) {
     throw new DbError(9, 'multi update is not supported for replacement-style update');
   }
-  let matched = coll.find(spec.filter, multi || stmt.sort ? 0 : 1, spec.variables);
+  let matched = coll.find(spec.filter, multi || stmt.sort ? 0 : 1, spec.variables, stmt.hint);
   if (stmt.sort && !multi) matched = shape(matched, { sort: stmt.sort as Document, limit: 1 });
   if (matched.length === 0) {
     if (stmt.upsert !== true) {
@@ -304,7 +305,7 @@ function update(ctx: CommandContext, cmd: Document, db: string): Document {
 
 function deleteStatement(coll: Collection | undefined, filter: Document, justOne: boolean, stmt: Document, letVars: Document | undefined): number {
   refuseCollation(stmt.collation);
-  const matched = coll ? coll.find(filter, justOne ? 1 : 0, letVars) : [];
+  const matched = coll ? coll.find(filter, justOne ? 1 : 0, letVars, stmt.hint) : [];
   for (const doc of matched) coll!.remove(doc);
   return matched.length;
 }
@@ -350,7 +351,7 @@ function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document
   };
   let target: Document | undefined;
   if (coll) {
-    const matched = cmd.sort ? shape(coll.find(filter, 0, variables), { sort: cmd.sort as Document, limit: 1 }) : coll.find(filter, 1, variables);
+    const matched = cmd.sort ? shape(coll.find(filter, 0, variables, cmd.hint), { sort: cmd.sort as Document, limit: 1 }) : coll.find(filter, 1, variables, cmd.hint);
     target = matched[0];
   }
   if (remove) {
@@ -434,7 +435,7 @@ function bulkWrite(ctx: CommandContext, cmd: Document, db: string): Document {
 // ---------------------------------------------------------------------------------------------------------------
 // Reads
 
-function find(ctx: CommandContext, cmd: Document, db: string): Document {
+function find(ctx: CommandContext, cmd: Document, db: string, conn: ConnectionInfo): Document {
   const name = collName(cmd, 'find');
   validateNamespace(db, name);
   refuseCollation(cmd.collation);
@@ -449,17 +450,44 @@ function find(ctx: CommandContext, cmd: Document, db: string): Document {
   const limit = Math.abs(limitRaw);
   const coll = ctx.store.getCollection(db, name);
   const variables = evaluateLet(cmd.let);
-  let docs: Document[] = [];
-  if (coll) {
-    const sort = cmd.sort as Document | undefined;
-    const earlyLimit = !sort || Object.keys(sort).length === 0 ? (limit ? limit + skip : 0) : 0;
-    docs = coll.find(filter, earlyLimit, variables);
-    docs = shape(docs, { sort, skip, limit, projection: cmd.projection as Document | undefined, variables });
-  } else {
+  const ns = `${db}.${name}`;
+  const firstBatchSize = singleBatch && limit ? Math.max(limit, batchSize ?? 0) : batchSize;
+  if (!coll) {
     compileQuery(filter); // surfaces bad operators even when the collection does not exist
+    if (isHint(cmd.hint) && !isNaturalHint(cmd.hint)) throw new DbError(2, HINT_ERROR);
+    return ctx.cursors.open(ns, [], firstBatchSize, singleBatch);
   }
-  return ctx.cursors.open(`${db}.${name}`, docs, singleBatch && limit ? Math.max(limit, batchSize ?? 0) : batchSize, singleBatch);
+  const sort = cmd.sort as Document | undefined;
+  const projection = cmd.projection as Document | undefined;
+  const plan = planQuery(coll, filter, sort, cmd.hint);
+  const matches = runQuery(coll, filter, { variables, plan });
+  if (sort && Object.keys(sort).length && !plan.providesSort) {
+    const docs = shape(Array.from(matches), { sort, skip, limit, projection, variables });
+    return ctx.cursors.open(ns, docs, firstBatchSize, singleBatch, conn.id);
+  }
+  // No in-memory sort needed: stream, so a limit or the first batch stops the scan early.
+  const hasProjection = projection && Object.keys(projection).length > 0;
+  return ctx.cursors.openStream(ns, limited(matches, skip, limit), firstBatchSize, singleBatch, {
+    connection: conn.id,
+    transform: hasProjection ? (docs) => compileQuery({}, variables).find<Document>(docs, projection).all() : undefined,
+  });
 }
+
+function* limited(source: Iterator<Document>, skip: number, limit: number): Generator<Document> {
+  let skipped = 0;
+  let taken = 0;
+  for (let next = source.next(); !next.done; next = source.next()) {
+    if (skipped < skip) {
+      skipped++;
+      continue;
+    }
+    yield next.value;
+    if (limit && ++taken >= limit) return;
+  }
+}
+
+const isHint = (h: unknown): boolean => h !== undefined && h !== null && h !== '' && !(typeof h === 'object' && Object.keys(h as Document).length === 0);
+const isNaturalHint = (h: unknown): boolean => typeof h === 'object' && h !== null && '$natural' in (h as Document);
 
 function getMore(ctx: CommandContext, cmd: Document, db: string): Document {
   const id = asNumber(cmd.getMore) ?? 0;
@@ -472,12 +500,101 @@ function killCursors(ctx: CommandContext, cmd: Document): Document {
   return ctx.cursors.kill(ids);
 }
 
+/**
+ * explain of find / count / distinct / aggregate (its leading $match) / update / delete / findAndModify: the plan
+ * the command would use, and with executionStats the keys and documents it examined.
+ */
+function explain(ctx: CommandContext, cmd: Document, db: string): Document {
+  const inner = asDoc(cmd.explain, 'explain');
+  const verbosity = typeof cmd.verbosity === 'string' ? cmd.verbosity : 'allPlansExecution';
+  if (!['queryPlanner', 'executionStats', 'allPlansExecution'].includes(verbosity)) throw new DbError(2, `verbosity string must be one of {'queryPlanner', 'executionStats', 'allPlansExecution'}`);
+  const kind = Object.keys(inner)[0];
+  const target = inner[kind];
+  let filter: Document = {};
+  let sort: Document | undefined;
+  let hint: unknown;
+  let skip = 0;
+  let limit = 0;
+  switch (kind) {
+    case 'find':
+      filter = asDoc(inner.filter, 'filter');
+      sort = inner.sort as Document | undefined;
+      hint = inner.hint;
+      skip = asNumber(inner.skip) ?? 0;
+      limit = Math.abs(asNumber(inner.limit) ?? 0);
+      break;
+    case 'count':
+    case 'distinct':
+      filter = asDoc(inner.query, 'query');
+      hint = inner.hint;
+      break;
+    case 'aggregate': {
+      const first = Array.isArray(inner.pipeline) ? (inner.pipeline as Document[])[0] : undefined;
+      if (first && first.$match) filter = asDoc(first.$match, '$match');
+      hint = inner.hint;
+      break;
+    }
+    case 'update':
+    case 'delete': {
+      const stmt = asDoc(((kind === 'update' ? inner.updates : inner.deletes) as Document[] | undefined)?.[0], kind);
+      filter = asDoc(stmt.q, 'q');
+      hint = stmt.hint;
+      break;
+    }
+    case 'findAndModify':
+    case 'findandmodify':
+      filter = asDoc(inner.query, 'query');
+      sort = inner.sort as Document | undefined;
+      hint = inner.hint;
+      break;
+    default:
+      throw new DbError(2, `Explain failed due to unknown command: ${kind}`);
+  }
+  if (typeof target !== 'string') throw new DbError(73, `Invalid namespace specified for '${kind}'`);
+  const ns = `${db}.${target}`;
+  const coll = ctx.store.getCollection(db, target);
+  const started = performance.now();
+  const stats: QueryStats = { keysExamined: 0, docsExamined: 0 };
+  let winningPlan: Document = { stage: 'EOF' };
+  let nReturned = 0;
+  if (coll) {
+    const plan = planQuery(coll, filter, sort, hint);
+    winningPlan = describePlan(plan, filter, { sort, skip, limit });
+    if (verbosity !== 'queryPlanner') {
+      const matches = runQuery(coll, filter, { plan, stats, variables: evaluateLet(inner.let) });
+      if (sort && Object.keys(sort).length && !plan.providesSort) nReturned = shape(Array.from(matches), { sort, skip, limit }).length;
+      else for (const _doc of limited(matches, skip, limit)) nReturned++;
+    }
+  } else if (isHint(hint) && !isNaturalHint(hint)) throw new DbError(2, HINT_ERROR);
+  const reply: Document = {
+    explainVersion: '1',
+    queryPlanner: { namespace: ns, parsedQuery: filter, indexFilterSet: false, planCacheShapeHash: '00000000', maxIndexedOrSolutionsReached: false, winningPlan, rejectedPlans: [] },
+  };
+  if (verbosity !== 'queryPlanner') {
+    reply.executionStats = {
+      executionSuccess: true,
+      nReturned,
+      executionTimeMillis: Math.round(performance.now() - started),
+      totalKeysExamined: stats.keysExamined,
+      totalDocsExamined: stats.docsExamined,
+      executionStages: { ...winningPlan, nReturned, keysExamined: stats.keysExamined, docsExamined: stats.docsExamined },
+    };
+  }
+  reply.command = inner;
+  reply.serverInfo = { host: ctx.info.address, port: Number(ctx.info.address.split(':').pop()), version: SERVER_VERSION, gitVersion: 'embedded' };
+  reply.ok = 1;
+  return reply;
+}
+
 const REFUSED_STAGES = new Set(['$out', '$merge', '$changeStream', '$collStats', '$indexStats', '$currentOp', '$listSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
 
 function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
   const target = cmd.aggregate;
   refuseCollation(cmd.collation);
-  if (cmd.explain) throw notSupported('explain is not supported by the embedded database');
+  if (cmd.explain) {
+    const { explain: _flag, cursor: _cursor, ...inner } = cmd;
+    return explain(ctx, { explain: inner, verbosity: 'queryPlanner' }, db);
+  }
   const pipeline = cmd.pipeline;
   if (!Array.isArray(pipeline)) throw new DbError(14, "'pipeline' option must be specified as an array");
   if (!cmd.cursor || typeof cmd.cursor !== 'object') throw new DbError(9, "The 'cursor' option is required, except for aggregate with the explain argument");
@@ -521,7 +638,7 @@ function count(ctx: CommandContext, cmd: Document, db: string): Document {
   const query = asDoc(cmd.query, 'query');
   const skip = asNumber(cmd.skip) ?? 0;
   const limit = Math.abs(asNumber(cmd.limit) ?? 0);
-  let n = coll ? (Object.keys(query).length ? coll.find(query).length : coll.docs.size) : 0;
+  let n = coll ? (Object.keys(query).length || isHint(cmd.hint) ? coll.find(query, 0, undefined, cmd.hint).length : coll.docs.size) : 0;
   n = Math.max(0, n - skip);
   if (limit) n = Math.min(n, limit);
   return { n, ok: 1 };
@@ -755,6 +872,7 @@ const COMMANDS: Record<string, CommandDef> = {
     refused: ['min', 'max', 'returnKey', 'showRecordId', 'oplogReplay'],
   },
   getMore: { handler: getMore, allowed: ['collection', 'batchSize'] },
+  explain: { handler: explain, allowed: ['verbosity'] },
   killCursors: { handler: killCursors, allowed: ['cursors'] },
   aggregate: { handler: aggregate, allowed: ['pipeline', 'cursor', 'explain', 'allowDiskUse', 'let', 'hint', 'collation', 'bypassDocumentValidation'] },
   count: { handler: count, allowed: ['query', 'limit', 'skip', 'hint', 'collation', 'fields'] },

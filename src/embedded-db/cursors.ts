@@ -8,6 +8,17 @@ interface OpenCursor {
   docs: Document[];
   pos: number;
   lastUsed: number;
+  /** Streaming cursors: documents still to come, pulled batch by batch (an index scan in order). */
+  source?: Iterator<Document>;
+  /** Applied to each pulled chunk (projection). */
+  transform?: (docs: Document[]) => Document[];
+  /** Connection that opened it: its cursors die with it, as in mongod. */
+  connection?: number;
+}
+
+export interface StreamOptions {
+  transform?: (docs: Document[]) => Document[];
+  connection?: number;
 }
 
 /** mongod's default: the first batch holds at most 101 documents. */
@@ -25,7 +36,13 @@ export class CursorManager {
   private takeBatch(c: OpenCursor, max: number): Document[] {
     const out: Document[] = [];
     let bytes = 0;
-    while (c.pos < c.docs.length && out.length < max) {
+    for (;;) {
+      if (c.pos >= c.docs.length) {
+        if (!c.source || out.length >= max) break;
+        this.pull(c, max - out.length);
+        if (c.pos >= c.docs.length) break;
+      }
+      if (out.length >= max) break;
       const doc = c.docs[c.pos];
       bytes += BSON.calculateObjectSize(doc);
       if (out.length > 0 && bytes > MAX_BATCH_BYTES) break;
@@ -35,9 +52,46 @@ export class CursorManager {
     return out;
   }
 
+  /** Refills the buffer from a streaming source; the source is dropped once it runs dry. */
+  private pull(c: OpenCursor, n: number): void {
+    const chunk: Document[] = [];
+    const want = Math.min(n, 1000);
+    while (chunk.length < want) {
+      const next = c.source!.next();
+      if (next.done) {
+        c.source = undefined;
+        break;
+      }
+      chunk.push(next.value);
+    }
+    c.docs = c.transform ? c.transform(chunk) : chunk;
+    c.pos = 0;
+  }
+
+  private exhausted(c: OpenCursor): boolean {
+    return c.pos >= c.docs.length && !c.source;
+  }
+
+  /** Like open(), for results produced lazily (nothing is materialized beyond the batch being sent). */
+  openStream(ns: string, source: Iterator<Document>, batchSize: number | undefined, singleBatch: boolean, options: StreamOptions = {}): Document {
+    const c: OpenCursor = { ns, docs: [], pos: 0, lastUsed: Date.now(), source, transform: options.transform, connection: options.connection };
+    const firstBatch = this.takeBatch(c, batchSize === undefined ? DEFAULT_FIRST_BATCH : batchSize === 0 ? 0 : batchSize);
+    let id = 0;
+    if (!singleBatch && !this.exhausted(c)) {
+      id = this.nextId++;
+      this.cursors.set(id, c);
+    }
+    return { cursor: { firstBatch, id: Long.fromNumber(id), ns }, ok: 1 };
+  }
+
+  /** Closes the cursors a connection opened (mongod kills them when their client disconnects). */
+  closeConnection(connection: number): void {
+    for (const [id, c] of this.cursors) if (c.connection === connection) this.cursors.delete(id);
+  }
+
   /** Builds the `cursor` reply for find/aggregate/list*, registering a cursor only if results remain. */
-  open(ns: string, docs: Document[], batchSize: number | undefined, singleBatch = false): Document {
-    const c: OpenCursor = { ns, docs, pos: 0, lastUsed: Date.now() };
+  open(ns: string, docs: Document[], batchSize: number | undefined, singleBatch = false, connection?: number): Document {
+    const c: OpenCursor = { ns, docs, pos: 0, lastUsed: Date.now(), connection };
     const firstBatch = this.takeBatch(c, batchSize === undefined ? DEFAULT_FIRST_BATCH : batchSize === 0 ? 0 : batchSize);
     let id = 0;
     if (!singleBatch && c.pos < docs.length) {
@@ -54,7 +108,7 @@ export class CursorManager {
     c.lastUsed = Date.now();
     const nextBatch = this.takeBatch(c, batchSize && batchSize > 0 ? batchSize : Number.MAX_SAFE_INTEGER);
     let outId = id;
-    if (c.pos >= c.docs.length) {
+    if (this.exhausted(c)) {
       this.cursors.delete(id);
       outId = 0;
     }

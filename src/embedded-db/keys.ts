@@ -55,38 +55,46 @@ export function isLookupLiteral(value: unknown): boolean {
 }
 
 /** Values of a dotted path, expanding arrays like a multikey index does (a missing field yields undefined). */
-export function pathValues(doc: unknown, path: string): unknown[] {
-  const parts = path.split('.');
+export function pathValues(doc: unknown, path: string, flags?: { array: boolean }): unknown[] {
   const out: unknown[] = [];
-  const walk = (value: unknown, i: number): void => {
-    if (i === parts.length) {
-      if (Array.isArray(value)) {
-        if (value.length === 0) out.push(EMPTY_ARRAY);
-        else for (const v of value) out.push(v);
-      } else out.push(value);
-      return;
-    }
-    if (Array.isArray(value)) {
-      const idx = /^\d+$/.test(parts[i]) ? Number(parts[i]) : -1;
-      if (idx >= 0) {
-        walk(value[idx], i + 1);
-        return;
-      }
-      if (value.length === 0) {
-        out.push(undefined);
-        return;
-      }
-      for (const v of value) walk(v, i);
-      return;
-    }
-    if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-      walk((value as Document)[parts[i]], i + 1);
-      return;
-    }
-    out.push(undefined);
-  };
-  walk(doc, 0);
+  // Hot path (every index key, every sort key): a plain top-level field that holds no array.
+  if (!path.includes('.') && doc !== null && typeof doc === 'object') {
+    const v = (doc as Document)[path];
+    if (!Array.isArray(v)) return [v];
+  }
+  collectPath(doc, path.split('.'), 0, out, flags);
   return out.length ? out : [undefined];
+}
+
+/** A top-level function rather than a closure: closures get a name helper per call under tsx, which dominated index upkeep. */
+function collectPath(value: unknown, parts: string[], i: number, out: unknown[], flags: { array: boolean } | undefined): void {
+  if (i === parts.length) {
+    if (Array.isArray(value)) {
+      if (flags) flags.array = true;
+      if (value.length === 0) out.push(EMPTY_ARRAY);
+      else for (const v of value) out.push(v);
+    } else out.push(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    if (flags) flags.array = true;
+    const idx = /^\d+$/.test(parts[i]) ? Number(parts[i]) : -1;
+    if (idx >= 0) {
+      collectPath(value[idx], parts, i + 1, out, flags);
+      return;
+    }
+    if (value.length === 0) {
+      out.push(undefined);
+      return;
+    }
+    for (const v of value) collectPath(v, parts, i, out, flags);
+    return;
+  }
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    collectPath((value as Document)[parts[i]], parts, i + 1, out, flags);
+    return;
+  }
+  out.push(undefined);
 }
 
 /** First value at a dotted path without array expansion (used for TTL and error reporting). */

@@ -53,14 +53,17 @@ export function waitsForJournal(cmd: Document): boolean {
 
 /** One client socket: reassembles messages from chunks and answers them in order. */
 function serveConnection(socket: net.Socket, ctx: CommandContext, conn: ConnectionInfo, journal: Journal | undefined): void {
-  let pending: Buffer | undefined;
+  let waiting: Buffer[] = [];
+  let waitingBytes = 0;
+  /** Bytes the incomplete message at the head of `waiting` needs in total (0: unknown yet). */
+  let needed = 0;
   // Replies held back for the journal; later replies queue behind them so a connection's replies stay in order.
   let queue: Promise<void> | undefined;
   socket.setNoDelay(true);
   socket.on('error', () => socket.destroy());
 
   const fail = (): void => {
-    pending = undefined;
+    waiting = [];
     socket.destroy();
   };
 
@@ -115,8 +118,15 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, conn: Connecti
   };
 
   socket.on('data', (chunk: Buffer) => {
-    let buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-    pending = undefined;
+    // A large message arrives in many chunks: keep them in a list and join once it is complete (joining on every
+    // chunk copied a 16 MiB message hundreds of times).
+    waiting.push(chunk);
+    waitingBytes += chunk.length;
+    if (needed > 0 && waitingBytes < needed) return;
+    let buf = waiting.length === 1 ? waiting[0] : Buffer.concat(waiting, waitingBytes);
+    waiting = [];
+    waitingBytes = 0;
+    needed = 0;
     let offset = 0;
     while (buf.length - offset >= 4) {
       const length = buf.readInt32LE(offset);
@@ -124,7 +134,10 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, conn: Connecti
         fail();
         return;
       }
-      if (buf.length - offset < length) break;
+      if (buf.length - offset < length) {
+        needed = length - (buf.length - offset);
+        break;
+      }
       try {
         handle(buf.subarray(offset, offset + length));
       } catch {
@@ -136,7 +149,9 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, conn: Connecti
     if (offset < buf.length) {
       buf = buf.subarray(offset);
       // Copy the tail so a large chunk is not kept alive by a small remainder.
-      pending = Buffer.from(buf);
+      waiting = [buf.length < 65_536 ? Buffer.from(buf) : buf];
+      waitingBytes = buf.length;
+      needed = needed > 0 ? buf.length + needed : 0;
     }
   });
 }

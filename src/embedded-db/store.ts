@@ -1,20 +1,13 @@
-// In-memory storage: databases, collections of immutable document snapshots, the _id map and unique/TTL index bookkeeping.
+// In-memory storage: databases, collections of immutable document snapshots, the _id map and every index kept in step with writes.
 import { BSON, type Document } from 'bson';
-import type { Query } from 'mingo/query';
 import { DbError } from './errors.js';
-import { canonicalKey, getPath, isLookupLiteral, pathValues } from './keys.js';
+import { canonicalKey, getPath } from './keys.js';
 import { compileQuery } from './mingo.js';
+import { runQuery } from './planner.js';
+import { SecondaryIndex, type DocKeys } from './secondary-index.js';
 
-export interface IndexState {
-  spec: Document;
-  name: string;
-  fields: string[];
-  unique: boolean;
-  sparse: boolean;
-  partial: Query | undefined;
-  /** unique indexes only: index key -> canonical _id key of the owning document */
-  entries: Map<string, string> | undefined;
-}
+/** Kept for callers that only read index metadata (TTL monitor, listIndexes). */
+export type IndexState = SecondaryIndex;
 
 const ID_INDEX_SPEC = { v: 2, key: { _id: 1 }, name: '_id_' };
 
@@ -35,7 +28,9 @@ export type WriteListener = (op: WriteOp) => void;
 
 export class Collection {
   readonly docs = new Map<string, Document>();
-  readonly indexes: IndexState[] = [];
+  /** Secondary indexes, in creation order (the _id index is `idIndex`). */
+  readonly indexes: SecondaryIndex[] = [];
+  readonly idIndex = new SecondaryIndex(ID_INDEX_SPEC, undefined, true);
   private uuidValue: InstanceType<typeof BSON.UUID> | undefined;
 
   constructor(
@@ -65,77 +60,17 @@ export class Collection {
     return Array.from(this.docs.values());
   }
 
-  /**
-   * Candidate documents for a filter: a Map lookup for `_id` equality / `$in` or full equality on a unique index,
-   * otherwise every document. `exact` means the candidates need no further filter test.
-   */
-  candidates(filter: Document): { docs: Document[]; exact: boolean } {
-    const keys = Object.keys(filter);
-    if ('_id' in filter) {
-      const v = filter._id;
-      let values: unknown[] | undefined;
-      if (isLookupLiteral(v)) values = [v];
-      else if (v && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype) {
-        const opKeys = Object.keys(v as Document);
-        if (opKeys.length === 1 && opKeys[0] === '$eq' && isLookupLiteral((v as Document).$eq)) values = [(v as Document).$eq];
-        else if (opKeys.length === 1 && opKeys[0] === '$in' && Array.isArray((v as Document).$in) && ((v as Document).$in as unknown[]).every(isLookupLiteral)) {
-          values = (v as Document).$in as unknown[];
-        }
-      }
-      if (values) {
-        const out: Document[] = [];
-        const seen = new Set<string>();
-        for (const value of values) {
-          const k = canonicalKey(value);
-          if (seen.has(k)) continue;
-          seen.add(k);
-          const doc = this.docs.get(k);
-          if (doc) out.push(doc);
-        }
-        return { docs: out, exact: keys.length === 1 };
-      }
-    }
-    for (const idx of this.indexes) {
-      if (!idx.entries || idx.partial || idx.sparse) continue;
-      if (!idx.fields.every((f) => isLookupLiteral(filter[f]))) continue;
-      const key = idx.fields.map((f) => canonicalKey(filter[f])).join('\u0003');
-      const id = idx.entries.get(key);
-      const doc = id === undefined ? undefined : this.docs.get(id);
-      return { docs: doc ? [doc] : [], exact: false };
-    }
-    return { docs: this.all(), exact: keys.length === 0 };
-  }
-
-  /** Documents matching `filter` in natural order; `limit` 1 stops at the first match. */
-  find(filter: Document, limit = 0, variables?: Document): Document[] {
-    const { docs, exact } = this.candidates(filter);
-    if (exact) return limit > 0 ? docs.slice(0, limit) : docs;
-    const query = compileQuery(filter, variables);
+  /** Documents matching `filter` in natural or index order (the planner picks); `limit` stops early. */
+  find(filter: Document, limit = 0, variables?: Document, hint?: unknown): Document[] {
     const out: Document[] = [];
-    for (const doc of docs) {
-      if (query.test(doc)) {
-        out.push(doc);
-        if (limit > 0 && out.length >= limit) break;
-      }
+    for (const doc of runQuery(this, filter, { variables, hint })) {
+      out.push(doc);
+      if (limit > 0 && out.length >= limit) break;
     }
     return out;
   }
 
-  /** Index keys of a document for one index, or null when the document is not in it (sparse / partial). */
-  indexKeys(idx: IndexState, doc: Document): string[] | null {
-    if (idx.partial && !idx.partial.test(doc)) return null;
-    if (idx.sparse && idx.fields.every((f) => getPath(doc, f) === undefined)) return null;
-    let keys = [''];
-    idx.fields.forEach((f, i) => {
-      const parts = pathValues(doc, f).map(canonicalKey);
-      const next: string[] = [];
-      for (const prefix of keys) for (const p of parts) next.push(i === 0 ? p : prefix + '\u0003' + p);
-      keys = next;
-    });
-    return Array.from(new Set(keys));
-  }
-
-  private duplicateError(idx: IndexState | undefined, doc: Document): DbError {
+  private duplicateError(idx: SecondaryIndex | undefined, doc: Document): DbError {
     const keyPattern: Document = idx ? idx.spec.key : { _id: 1 };
     const keyValue: Document = {};
     for (const f of Object.keys(keyPattern)) keyValue[f] = getPath(doc, f) ?? null;
@@ -148,13 +83,12 @@ export class Collection {
     });
   }
 
-  /** Throws E11000 if storing `doc` (owned by `idKey`) would violate a unique index; returns the keys to index. */
-  private checkUnique(doc: Document, idKey: string): (string[] | null)[] {
+  /** Index keys of `doc` for every secondary index; throws E11000 (nothing changed) if a unique one is taken by another document. */
+  private keysFor(doc: Document, idKey: string): (DocKeys | null)[] {
     return this.indexes.map((idx) => {
-      if (!idx.entries) return null;
-      const keys = this.indexKeys(idx, doc);
-      if (keys) {
-        for (const k of keys) {
+      const keys = idx.keysOf(doc);
+      if (keys && idx.entries) {
+        for (const k of keys.canon) {
           const owner = idx.entries.get(k);
           if (owner !== undefined && owner !== idKey) throw this.duplicateError(idx, doc);
         }
@@ -166,10 +100,12 @@ export class Collection {
   insert(doc: Document): void {
     const idKey = canonicalKey(doc._id);
     if (this.docs.has(idKey)) throw this.duplicateError(undefined, doc);
-    const newKeys = this.checkUnique(doc, idKey);
+    const idKeys = this.idIndex.keysOf(doc)!;
+    const newKeys = this.keysFor(doc, idKey);
     this.docs.set(idKey, doc);
+    this.idIndex.add(idKey, idKeys);
     this.indexes.forEach((idx, i) => {
-      for (const k of newKeys[i] ?? []) idx.entries?.set(k, idKey);
+      if (newKeys[i]) idx.add(idKey, newKeys[i]);
     });
     this.onWrite?.({ op: 'i', db: this.db, c: this.name, d: doc });
   }
@@ -177,11 +113,13 @@ export class Collection {
   /** Swaps in a new version of a document (same _id) together with its index entries, or throws with nothing changed. */
   replace(oldDoc: Document, newDoc: Document): void {
     const idKey = canonicalKey(oldDoc._id);
-    const newKeys = this.checkUnique(newDoc, idKey);
+    const newKeys = this.keysFor(newDoc, idKey);
     this.indexes.forEach((idx, i) => {
-      if (!idx.entries) return;
-      for (const k of this.indexKeys(idx, oldDoc) ?? []) if (idx.entries.get(k) === idKey) idx.entries.delete(k);
-      for (const k of newKeys[i] ?? []) idx.entries.set(k, idKey);
+      const old = idx.keysOf(oldDoc);
+      const next = newKeys[i];
+      if (old && next && idx.sameKeys(old, next)) return;
+      if (old) idx.delete(idKey, old);
+      if (next) idx.add(idKey, next);
     });
     this.docs.set(idKey, newDoc);
     this.onWrite?.({ op: 'u', db: this.db, c: this.name, d: newDoc });
@@ -190,33 +128,20 @@ export class Collection {
   remove(doc: Document): void {
     const idKey = canonicalKey(doc._id);
     if (!this.docs.delete(idKey)) return;
+    this.idIndex.delete(idKey, this.idIndex.keysOf(doc)!);
     for (const idx of this.indexes) {
-      if (!idx.entries) continue;
-      for (const k of this.indexKeys(idx, doc) ?? []) if (idx.entries.get(k) === idKey) idx.entries.delete(k);
+      const keys = idx.keysOf(doc);
+      if (keys) idx.delete(idKey, keys);
     }
     this.onWrite?.({ op: 'd', db: this.db, c: this.name, id: doc._id });
   }
 
-  /** Adds an index, building unique entries first so a duplicate leaves the collection unchanged. */
+  /** Adds an index, building it fully first so a duplicate key leaves the collection unchanged. */
   addIndex(spec: Document): void {
-    const idx: IndexState = {
-      spec,
-      name: spec.name as string,
-      fields: Object.keys(spec.key as Document),
-      unique: spec.unique === true,
-      sparse: spec.sparse === true,
-      partial: spec.partialFilterExpression ? compileQuery(spec.partialFilterExpression as Document) : undefined,
-      entries: spec.unique === true ? new Map() : undefined,
-    };
-    if (idx.entries) {
-      for (const [idKey, doc] of this.docs) {
-        for (const k of this.indexKeys(idx, doc) ?? []) {
-          const owner = idx.entries.get(k);
-          if (owner !== undefined && owner !== idKey) throw this.duplicateError(idx, doc);
-          idx.entries.set(k, idKey);
-        }
-      }
-    }
+    const idx = new SecondaryIndex(spec, spec.partialFilterExpression ? compileQuery(spec.partialFilterExpression as Document) : undefined);
+    idx.build(this.docs, (doc) => {
+      throw this.duplicateError(idx, doc);
+    });
     this.indexes.push(idx);
     this.onWrite?.({ op: 'ci', db: this.db, c: this.name, spec });
   }

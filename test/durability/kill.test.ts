@@ -41,8 +41,11 @@ async function writeAndKill(dataDir: string, round: number, acked: Acked, extraA
       }
     }
   };
+  const before = acked.ids.length;
   const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-  await new Promise((r) => setTimeout(r, 250 + Math.random() * 750));
+  // Let the writers get going (a loaded machine can be slow to), then kill at a random moment.
+  for (let waited = 0; acked.ids.length - before < 20 && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, Math.random() * 500));
   db.child.kill('SIGKILL');
   await db.exited;
   stop = true;
@@ -81,7 +84,7 @@ describe('kill -9 durability (scripts/db.ts with --data-dir)', () => {
     const ROUNDS = 5;
     for (let round = 0; round < ROUNDS; round++) await writeAndKill(dataDir, round, acked);
     const result = await lostWrites(dataDir, acked, ROUNDS);
-    expect(acked.ids.length).toBeGreaterThan(100);
+    expect(acked.ids.length).toBeGreaterThanOrEqual(100);
     expect(result).toEqual({ lostInserts: 0, lostIncs: 0, overIncs: 0 });
   }, 60_000);
 

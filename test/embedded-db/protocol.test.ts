@@ -117,7 +117,7 @@ describe('handshake', () => {
     raw.send(opQuery('admin.$cmd', { isMaster: 1, helloOk: true }));
     const r = await raw.reply();
     expect(r?.opCode).toBe(1);
-    expect(r?.doc).toMatchObject({ ismaster: true, helloOk: true, maxWireVersion: 21, maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: 48_000_000, maxWriteBatchSize: 100_000 });
+    expect(r?.doc).toMatchObject({ ismaster: true, helloOk: true, maxWireVersion: 25, maxBsonObjectSize: 16 * 1024 * 1024, maxMessageSizeBytes: 48_000_000, maxWriteBatchSize: 100_000 });
     raw.close();
   });
 
