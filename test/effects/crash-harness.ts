@@ -32,6 +32,8 @@ export interface CrashOptions {
   minKills?: number;
   concurrency?: number;
   faults?: FaultRates;
+  /** Share of keyed attempts the client abandons after 0-20 ms (default 5%); unkeyed requests are never abandoned. */
+  abandonRate?: number;
   /** Run `npm run repair -- --older-than 0` and verify after it (the real API only). */
   repair?: boolean;
   log?: (line: string) => void;
@@ -57,6 +59,8 @@ export interface CrashReport {
   loadMs: number;
   requests: number;
   keyedAttempts: number;
+  /** Keyed attempts the client gave up on while the server went on. */
+  abandoned: number;
   answers: Record<string, Record<string, number>>;
   /** Unkeyed requests without a final answer: each must be explained by a kill (lost) or a fault (server error). */
   unanswered: { lost: number; serverErrors: number };
@@ -91,7 +95,8 @@ interface Reply {
   body: any;
 }
 
-function post(url: string, payload: string, headers: Record<string, string>): Promise<Reply> {
+/** One POST; with abandonAfterMs the client hangs up after that long, as a phone losing its connection (the server carries on). */
+function post(url: string, payload: string, headers: Record<string, string>, abandonAfterMs?: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', ...headers } }, (response) => {
       const chunks: Buffer[] = [];
@@ -106,7 +111,9 @@ function post(url: string, payload: string, headers: Record<string, string>): Pr
       });
       response.on('error', reject);
     });
+    const timer = abandonAfterMs === undefined ? undefined : setTimeout(() => request.destroy(new Error('abandoned')), abandonAfterMs);
     request.on('error', reject);
+    request.on('close', () => clearTimeout(timer));
     request.end(payload);
   });
 }
@@ -128,7 +135,11 @@ class Client {
   requests = 0;
   keyedAttempts = 0;
   inFlight = 0;
-  constructor(private readonly fleet: ServerFleet) {}
+  abandoned = 0;
+  constructor(
+    private readonly fleet: ServerFleet,
+    private readonly abandonRate: number,
+  ) {}
 
   private async pickUrl(): Promise<string> {
     for (;;) {
@@ -138,23 +149,28 @@ class Client {
     }
   }
 
-  private async send(query: string, variables: unknown, headers: Record<string, string>): Promise<Reply> {
+  private async send(query: string, variables: unknown, headers: Record<string, string>, abandonAfterMs?: number): Promise<Reply> {
     this.requests++;
     this.inFlight++;
     try {
-      return await post(await this.pickUrl(), JSON.stringify({ query, variables }), headers);
+      return await post(await this.pickUrl(), JSON.stringify({ query, variables }), headers, abandonAfterMs);
     } finally {
       this.inFlight--;
     }
   }
 
-  /** As a mobile client: the same key and body until a final answer, to any live instance; throws after 120 s. */
+  /**
+   * As a mobile client: the same key and body until a final answer, to any live instance, giving up on a share of
+   * attempts after 0-20 ms so that a retry races the attempt still running on the server; throws after 120 s.
+   */
   async keyed(query: string, field: string, variables: unknown, token: string, key: string): Promise<{ outcome: string; result: any }> {
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
       this.keyedAttempts++;
+      const abandonAfterMs = Math.random() < this.abandonRate ? Math.floor(Math.random() * 20) : undefined;
+      if (abandonAfterMs !== undefined) this.abandoned++;
       try {
-        const answer = finalOutcome(await this.send(query, variables, { authorization: `Bearer ${token}`, 'idempotency-key': key }), field);
+        const answer = finalOutcome(await this.send(query, variables, { authorization: `Bearer ${token}`, 'idempotency-key': key }, abandonAfterMs), field);
         if (answer) return answer;
         await sleep(50);
       } catch {
@@ -242,7 +258,7 @@ interface Intent {
 }
 
 export async function runCrashScenario(options: CrashOptions): Promise<CrashReport> {
-  const { kind, counts, instances = 2, minKills = 5, concurrency = 24, faults = CRASH_FAULTS } = options;
+  const { kind, counts, instances = 2, minKills = 5, concurrency = 24, faults = CRASH_FAULTS, abandonRate = 0.05 } = options;
   const log = options.log ?? (() => undefined);
   const dbProcess = await startDbProcess();
   const cleanups: (() => Promise<unknown>)[] = [() => dbProcess.stop()];
@@ -267,7 +283,7 @@ export async function runCrashScenario(options: CrashOptions): Promise<CrashRepo
     });
     cleanups.unshift(() => fleet.stop());
     log(`${kind}: database process ${dbProcess.pid} at ${dbProcess.uri}, ${instances} server processes`);
-    const client = new Client(fleet);
+    const client = new Client(fleet, abandonRate);
     const tokens = await Promise.all(AUTHORS.map((id) => signToken(id, { secret: JWT_SECRET })));
     const postPackages = Array.from({ length: POST_PACKAGES }, (_, i) => ({ name: `crash-pkg-${i}`, token: tokens[i % tokens.length]! }));
 
@@ -390,6 +406,7 @@ export async function runCrashScenario(options: CrashOptions): Promise<CrashRepo
       loadMs,
       requests: client.requests,
       keyedAttempts: client.keyedAttempts,
+      abandoned: client.abandoned,
       answers,
       unanswered: {
         lost: Object.values(answers).reduce((sum, byOutcome) => sum + (byOutcome[LOST] ?? 0), 0),
@@ -545,7 +562,7 @@ export function loadProblems(report: CrashReport, minKills = 5): string[] {
 /** A few lines a person reads: load, kills, drift before, repair, drift after, violations. */
 export function summarize(report: CrashReport): string {
   const lines = [
-    `${report.kind}: ${report.requests} requests (${report.keyedAttempts} keyed attempts) in ${report.loadMs} ms over ${report.instances} processes, concurrency ${report.concurrency}`,
+    `${report.kind}: ${report.requests} requests (${report.keyedAttempts} keyed attempts, ${report.abandoned} abandoned by the client) in ${report.loadMs} ms over ${report.instances} processes, concurrency ${report.concurrency}`,
     `  answers: ${JSON.stringify(report.answers)}`,
     `  unanswered unkeyed: ${report.unanswered.lost} lost with a killed process, ${report.unanswered.serverErrors} server errors`,
     `  faults: ${report.faults.injected} injected (${report.faults.afterApply} after the server applied the command), seed ${report.faults.seed}`,
