@@ -35,6 +35,9 @@ const EnvSchema = z.object({
   CRON_SECRET: z.optional(z.string().check(z.minLength(16, 'CRON_SECRET must be at least 16 characters'))),
   // Preview databases unused for this many days are dropped by `npm run previews:prune` and its cron.
   PREVIEW_TTL_DAYS: z._default(positiveInt(), 14),
+  // Credits (docs/credits.md): the payment provider signs its webhooks with this secret; payouts go to this API.
+  PAYMENTS_WEBHOOK_SECRET: z.optional(z.string().check(z.minLength(16, 'PAYMENTS_WEBHOOK_SECRET must be at least 16 characters'))),
+  PAYOUT_PROVIDER_URL: z.optional(z.url()),
 });
 
 function positiveInt() {
@@ -134,4 +137,17 @@ export function assertStartupConfig(env: Env = readEnv()): void {
     }
     if (!env.AUTH_JWKS_URL.startsWith('https://')) throw new Error('Refusing to start in production: AUTH_JWKS_URL must be https.');
   }
+}
+
+/** Outside production only: the webhook secret `npm run dev` and `npm run payments:simulate` share when none is set. */
+export const DEV_PAYMENTS_WEBHOOK_SECRET = 'dev-payments-webhook-secret-not-for-production';
+
+/**
+ * The secret payment webhooks are verified with. Production refuses to start the payment functions without one
+ * (the GraphQL function does not need it, so it is checked where it is used); elsewhere a fixed development secret.
+ */
+export function paymentsWebhookSecret(env: Env = readEnv()): string {
+  if (env.PAYMENTS_WEBHOOK_SECRET) return env.PAYMENTS_WEBHOOK_SECRET;
+  if (env.NODE_ENV === 'production') throw new Error('Refusing to start in production: set PAYMENTS_WEBHOOK_SECRET.');
+  return DEV_PAYMENTS_WEBHOOK_SECRET;
 }

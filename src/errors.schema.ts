@@ -6,6 +6,7 @@ import {
   ConflictError,
   ERROR_CODES,
   ForbiddenError,
+  InsufficientFundsError,
   NotFoundError,
   RateLimitedError,
   ValidationError,
@@ -50,4 +51,12 @@ builder.objectType(RateLimitedError, {
   name: 'RateLimitedError',
   interfaces: [ErrorInterface],
   fields: (t) => ({ retryAfterSeconds: t.exposeInt('retryAfterSeconds') }),
+});
+
+builder.objectType(InsufficientFundsError, {
+  name: 'InsufficientFundsError',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    available: t.exposeInt('available', { description: 'The balance, read right after the refused debit.' }),
+  }),
 });

@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'IDEMPOTENCY_KEY_REUSED',
   'IN_PROGRESS',
+  'INSUFFICIENT_FUNDS',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -60,6 +61,17 @@ export class RateLimitedError extends AppError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+export class InsufficientFundsError extends AppError {
+  readonly code = 'INSUFFICIENT_FUNDS';
+  constructor(
+    message: string,
+    /** The balance read right after the refused debit. */
+    readonly available: number,
   ) {
     super(message);
   }

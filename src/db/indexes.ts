@@ -24,6 +24,22 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     // Deleted posts stay as tombstones (answering a retried deletePost) until purgeAt, then remove themselves.
     { key: { purgeAt: 1 }, name: 'posts_tombstone_ttl', expireAfterSeconds: 0 },
   ],
+  // Credits (docs/credits.md): wallets are users.credits, so repair finds step marks left on users too.
+  users: [{ key: { 'effectMarks.at': 1 }, name: 'users_effect_marks', sparse: true }],
+  transfers: [
+    // viewer { transfers }: newest first.
+    { key: { userId: 1, createdAt: -1, _id: -1 }, name: 'transfers_by_user' },
+    // package { sponsors }: the aggregation over a package's completed sponsorships.
+    { key: { packageName: 1, kind: 1, status: 1 }, name: 'transfers_by_package' },
+    { key: { 'effects.at': 1 }, name: 'transfers_pending_effects', sparse: true },
+  ],
+  paymentEvents: [{ key: { 'effects.at': 1 }, name: 'payment_events_pending_effects', sparse: true }],
+  payouts: [
+    { key: { userId: 1, createdAt: -1, _id: -1 }, name: 'payouts_by_user' },
+    // The sender's scan for due PENDING payouts.
+    { key: { status: 1, nextAttemptAt: 1 }, name: 'payouts_due' },
+    { key: { 'effects.at': 1 }, name: 'payouts_pending_effects', sparse: true },
+  ],
   // Idempotency keys remove themselves once expired (expiresAt = first use + IDEMPOTENCY_TTL_SECONDS).
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'idempotency_keys_ttl', expireAfterSeconds: 0 }],
   // Rate-limit windows (src/security/rate-limit.ops.ts) delete themselves once their window has ended.

@@ -1,10 +1,12 @@
 // The repair run shared by `npm run repair` and the cron function: every effect of the registry left pending longer
 // than the grace period is finished (or aborted), and every step mark left behind is resolved (docs/effects.md).
 import type { Db } from 'mongodb';
+import { sendDuePayouts, type SendReport } from '../credits/payout.ops.js';
+import { readEnv } from '../env.js';
 import { repairEffects, type RepairSummary } from './effect.ops.js';
 
-/** Documents that record effects, and documents their steps write to. */
-export const EFFECT_COLLECTIONS = { primaries: ['posts'], targets: ['packages'] } as const;
+/** Documents that record effects, and documents their steps write to (wallets are users, sponsor balances packages). */
+export const EFFECT_COLLECTIONS = { primaries: ['posts', 'transfers', 'paymentEvents', 'payouts'], targets: ['packages', 'users'] } as const;
 
 /** Default grace period: effects younger than this are most likely still being finished by their own request. */
 export const DEFAULT_REPAIR_AGE_SECONDS = 60;
@@ -12,18 +14,27 @@ export const DEFAULT_REPAIR_AGE_SECONDS = 60;
 export interface RepairReport extends RepairSummary {
   olderThanSeconds: number;
   durationMs: number;
+  /** Payouts sent, failed (and refunded) or left for a later attempt; null without PAYOUT_PROVIDER_URL. */
+  payouts: SendReport | null;
 }
 
-/** Repairs every effect older than `olderThanSeconds` on the database's clock; safe to run concurrently with anything. */
+/**
+ * Repairs every effect older than `olderThanSeconds` on the database's clock, then (with PAYOUT_PROVIDER_URL) asks
+ * the provider about every PENDING payout whose debit is over, whatever its lease or backoff; safe to run
+ * concurrently with anything.
+ */
 export async function repairRegistry(db: Db, olderThanSeconds: number = DEFAULT_REPAIR_AGE_SECONDS): Promise<RepairReport> {
   const started = performance.now();
-  const before = new Date((await databaseNow(db)).getTime() - olderThanSeconds * 1000);
+  const now = await databaseNow(db);
+  const before = new Date(now.getTime() - olderThanSeconds * 1000);
   const summary = await repairEffects(db, EFFECT_COLLECTIONS, before);
-  return { ...summary, olderThanSeconds, durationMs: Math.round(performance.now() - started) };
+  const providerUrl = readEnv().PAYOUT_PROVIDER_URL;
+  const payouts = providerUrl ? await sendDuePayouts(db, { providerUrl, now, dueBy: new Date(8.64e15) }) : null;
+  return { ...summary, payouts, olderThanSeconds, durationMs: Math.round(performance.now() - started) };
 }
 
-/** The database's clock, so that an instance's skewed clock never decides an effect's age. */
-async function databaseNow(db: Db): Promise<Date> {
+/** The database's clock, so that an instance's skewed clock never decides an effect's age (nor a signature's). */
+export async function databaseNow(db: Db): Promise<Date> {
   const hello = await db.admin().command({ hello: 1 });
   return hello.localTime instanceof Date ? hello.localTime : new Date();
 }
@@ -32,6 +43,8 @@ async function databaseNow(db: Db): Promise<Date> {
 export function formatRepairReport(report: RepairReport): string {
   return (
     `repair: ${report.finished} effects finished, ${report.aborted} aborted, ${report.marksCleaned} marks cleaned, ` +
-    `${report.marksUndone} stale marks undone (older than ${report.olderThanSeconds} s) in ${report.durationMs} ms`
+    `${report.marksUndone} stale marks undone (older than ${report.olderThanSeconds} s)` +
+    (report.payouts ? `, payouts ${report.payouts.sent} sent, ${report.payouts.failed} failed, ${report.payouts.retryLater} to retry` : '') +
+    ` in ${report.durationMs} ms`
   );
 }
