@@ -3,6 +3,7 @@ import { builder } from './builder.js';
 import './errors.schema.js';
 import './users/user.schema.js';
 import './packages/package.schema.js';
+import './packages/draft.schema.js';
 import './posts/post.schema.js';
 import './credits/credits.schema.js';
 import './stats/stats.schema.js';

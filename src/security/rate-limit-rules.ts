@@ -28,6 +28,10 @@ export const DEFAULT_RATE_LIMITS = {
   requestPayout: '10/60',
   yankRelease: '30/60',
   unyankRelease: '30/60',
+  createReleaseDraft: '30/60',
+  updateReleaseDraft: '120/60',
+  publishReleaseDraft: '30/60',
+  deleteReleaseDraft: '30/60',
 } as const satisfies Readonly<Record<string, string>>;
 
 /** A rule a mutation declares (src/mutation-kit.ts); its "@ip" variant applies too when configured. */

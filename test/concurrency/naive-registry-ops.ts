@@ -15,3 +15,35 @@ export async function naiveYankRelease(db: Db, name: string, version: string): P
   const releases = pkg.releases.map((r) => (r.version === version ? { ...r, yank: { reason: 'naive' } } : r));
   await packages.updateOne({ _id: name }, { $set: { releases } });
 }
+
+interface NaiveDraft {
+  version: string;
+  notes: string | null;
+  sizeBytes: number | null;
+  revision: number;
+}
+
+interface NaiveDraftPackage {
+  _id: string;
+  releases: { version: string }[];
+  releaseCount: number;
+  drafts?: Record<string, NaiveDraft>;
+}
+
+/** Naive updateReleaseDraft: reads the whole draft, changes a field in memory, writes the whole draft back. */
+export async function naiveUpdateDraft(db: Db, name: string, key: string, change: Partial<NaiveDraft>): Promise<void> {
+  const packages = db.collection<NaiveDraftPackage>('packages');
+  const draft = (await packages.findOne({ _id: name }))?.drafts?.[key];
+  if (!draft) return;
+  await packages.updateOne({ _id: name }, { $set: { [`drafts.${key}`]: { ...draft, ...change, revision: draft.revision + 1 } } });
+}
+
+/** Naive publishReleaseDraft: "is it still a draft and not a release?" in memory, then push and unset. */
+export async function naivePublishDraft(db: Db, name: string, key: string): Promise<boolean> {
+  const packages = db.collection<NaiveDraftPackage>('packages');
+  const pkg = await packages.findOne({ _id: name });
+  const draft = pkg?.drafts?.[key];
+  if (!pkg || !draft || pkg.releases.some((r) => r.version === draft.version)) return false;
+  await packages.updateOne({ _id: name }, { $push: { releases: { version: draft.version } }, $inc: { releaseCount: 1 }, $unset: { [`drafts.${key}`]: '' } });
+  return true;
+}

@@ -27,6 +27,14 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_240_605);
 // most of their cost and tells this test nothing.
 Error.stackTraceLimit = 0;
 
+/** Drafts per draft mutation, so that publish and delete (which use them up) leave the others theirs. */
+const DRAFTS_FOR: Record<string, string[]> = {
+  publishReleaseDraft: ['5.0.0', '5.0.1', '5.0.2', '5.0.3', '5.0.4'],
+  deleteReleaseDraft: ['5.1.0', '5.1.1', '5.1.2', '5.1.3', '5.1.4'],
+  updateReleaseDraft: ['6.0.0', '6.0.1'],
+};
+const CREATE_RELEASE_DRAFT = `mutation ($input: CreateReleaseDraftInput!) { createReleaseDraft(input: $input) { __typename } }`;
+
 let api: TestApi;
 let tokens: (string | undefined)[];
 let postIds: string[];
@@ -41,6 +49,10 @@ beforeAll(async () => {
   await api.gql(CREATE_PACKAGE, { input: { name: 'fuzz-target', summary: 'Fuzzed' } }, { token: fuzzer });
   await api.gql(CREATE_PACKAGE, { input: { name: 'other-pkg', summary: 'Not the fuzzer’s' } }, { token: other });
   await api.gql(PUBLISH_RELEASE, { input: { packageName: 'fuzz-target', version: '1.0.0', sizeBytes: 1 } }, { token: fuzzer });
+  // Drafts the draft mutations aim at (publish and delete use them up, create makes more).
+  for (const version of Object.values(DRAFTS_FOR).flat()) {
+    await api.gql(CREATE_RELEASE_DRAFT, { input: { packageName: 'fuzz-target', version, sizeBytes: 1 } }, { token: fuzzer });
+  }
   const createPosts = async (tokensOfAuthors: string[]) => {
     const ids: string[] = [];
     for (const token of tokensOfAuthors) {
@@ -196,6 +208,20 @@ function casesFor(mutation: string): fc.Arbitrary<FuzzCase> {
       return withInput('YankReleaseInput', { packageName: field(packageNames), version: field(versions), reason: field(fc.option(titles)) });
     case 'unyankRelease':
       return withInput('UnyankReleaseInput', { packageName: field(packageNames), version: field(versions) });
+    case 'createReleaseDraft':
+      return withInput('CreateReleaseDraftInput', { packageName: field(packageNames), version: field(versions), notes: field(fc.option(titles)), sizeBytes: field(fc.option(fc.nat())) });
+    case 'updateReleaseDraft':
+      return withInput('UpdateReleaseDraftInput', {
+        packageName: field(packageNames),
+        // Fewer fields fuzzed here than elsewhere, so that some edits reach a draft; the same types are fuzzed above.
+        version: fc.constantFrom(...DRAFTS_FOR.updateReleaseDraft!),
+        notes: field(fc.option(titles)),
+        sizeBytes: fc.option(fc.nat()),
+        expectedRevision: fc.option(fc.integer({ min: 0, max: 4 })),
+      });
+    case 'publishReleaseDraft':
+    case 'deleteReleaseDraft':
+      return withInput(`${mutation[0]!.toUpperCase()}${mutation.slice(1)}Input`, { packageName: field(packageNames), version: field(fc.constantFrom(...DRAFTS_FOR[mutation]!)) });
     default:
       return fc.record({ postId: postIdValues(), token }).map(({ postId, token }) => ({
         mutation,

@@ -184,6 +184,10 @@ function validCall(mutation: string): [string, Record<string, unknown>] {
     deletePost: { postId: MISSING_POST, expectedVersion: 1 },
     yankRelease: { packageName: 'missing', version: '1.0.0', reason: 'r' },
     unyankRelease: { packageName: 'missing', version: '1.0.0' },
+    createReleaseDraft: { packageName: 'missing', version: '1.0.0' },
+    updateReleaseDraft: { packageName: 'missing', version: '1.0.0', notes: 'n' },
+    publishReleaseDraft: { packageName: 'missing', version: '1.0.0' },
+    deleteReleaseDraft: { packageName: 'missing', version: '1.0.0' },
   };
   return callWith(mutation, inputs[mutation], MISSING_POST);
 }
@@ -200,6 +204,10 @@ function invalidCall(mutation: string): [string, Record<string, unknown>] {
     deletePost: { postId: 'x', expectedVersion: 0 },
     yankRelease: { packageName: '', version: '' },
     unyankRelease: { packageName: '', version: '' },
+    createReleaseDraft: { packageName: '', version: 'x' },
+    updateReleaseDraft: { packageName: '', version: 'x' },
+    publishReleaseDraft: { packageName: '', version: 'x' },
+    deleteReleaseDraft: { packageName: '', version: 'x' },
   };
   return callWith(mutation, inputs[mutation], 'x');
 }
