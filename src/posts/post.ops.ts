@@ -101,8 +101,11 @@ export async function createPost(
   } catch (error) {
     if (effectKey === null || !isDuplicateKeyError(error)) throw error;
     // Read after the refused insert: the post an earlier execution of this same request created; finish its effect.
-    const existing = await posts(db).findOne({ idempotencyKey: effectKey, ...LIVE }, { projection: { _id: 1 } });
-    if (!existing) throw error;
+    const existing = await posts(db).findOne({ idempotencyKey: effectKey }, { projection: { _id: 1, deletedAt: 1 } });
+    // Removed by the TTL monitor between the insert and this read: the unique key is free again, so it is a retry.
+    if (!existing) return createPost(db, input, effectKey);
+    // Created by this request and deleted by its author since: the post is gone, so is the answer.
+    if (existing.deletedAt) return fail(new NotFoundError('The post this request created has been deleted since.'));
     if ((await completeEffect(db, { collection: 'posts', id: existing._id, effectId })) === 'aborted') return missing();
     const post = await findPost(db, existing._id, input.authorId);
     return post ? ok(post) : missing();

@@ -298,6 +298,20 @@ describe('effect layer: a retry that re-executes after a crash applies nothing t
     expect((await api.db.collection('posts').findOne({ title: input.title }))!.effects).toEqual([]);
   });
 
+  it('createPost: a retry after its post was deleted answers NOT_FOUND, creating nothing', async () => {
+    const key = uniqueKey('crash-post-deleted');
+    const input = { title: `deleted ${key}`, body: 'b', packageName: 'idem' };
+    const first = await send(CREATE_POST, { input }, { token: alice, key });
+    expect(result(await send(DELETE_POST, { input: { postId: result(first).post.id, expectedVersion: 1 } }, { token: alice })).__typename).toBe('DeletePostSuccess');
+    const countBefore = (await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount;
+    await simulateCrashAfterEffect('alice', key);
+    const retried = await send(CREATE_POST, { input }, { token: alice, key });
+    expect(retried.status).toBe(200);
+    expect(result(retried).code).toBe('NOT_FOUND');
+    expect(await api.db.collection('posts').countDocuments({ title: input.title, deletedAt: { $exists: false } })).toBe(0);
+    expect((await api.db.collection('packages').findOne({ _id: 'idem' as never }))!.postCount).toBe(countBefore);
+  });
+
   it('createPackage: success for its own creator, ALREADY_EXISTS for anyone else, counted once', async () => {
     const key = uniqueKey('crash-package');
     await send(CREATE_PACKAGE, { input: { name: 'crash-pkg', summary: 's' } }, { token: alice, key });
