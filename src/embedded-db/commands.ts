@@ -172,6 +172,7 @@ function buildInfo(): Document {
 function getParameter(_ctx: CommandContext, cmd: Document): Document {
   const out: Document = {};
   if (cmd.featureCompatibilityVersion !== undefined || cmd.getParameter === '*') out.featureCompatibilityVersion = { version: '8.0' };
+  if (cmd.authenticationMechanisms !== undefined || cmd.getParameter === '*') out.authenticationMechanisms = ['SCRAM-SHA-256'];
   return { ...out, ok: 1 };
 }
 
@@ -586,7 +587,7 @@ function explain(ctx: CommandContext, cmd: Document, db: string): Document {
   return reply;
 }
 
-const REFUSED_STAGES = new Set(['$out', '$merge', '$changeStream', '$collStats', '$indexStats', '$currentOp', '$listSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
+const REFUSED_STAGES = new Set(['$out', '$merge', '$changeStream', '$currentOp', '$listSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
 
 function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
   const target = cmd.aggregate;
@@ -606,6 +607,18 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
   let input: Document[] = [];
   let stages = pipeline as Document[];
   let name = '$cmd.aggregate';
+  // $collStats / $indexStats describe the collection instead of reading it; they must come first, as in mongod.
+  for (let i = 1; i < stages.length; i++) {
+    const op = Object.keys(stages[i] ?? {})[0];
+    if (op === '$collStats' || op === '$indexStats') throw new DbError(40602, `${op} is only valid as the first stage in a pipeline`);
+  }
+  const firstOp = Object.keys(stages[0] ?? {})[0];
+  if ((firstOp === '$collStats' || firstOp === '$indexStats') && typeof target === 'string') {
+    input = firstOp === '$collStats' ? [collStatsStage(ctx, db, target, asDoc(stages[0].$collStats, '$collStats'))] : indexStatsStage(ctx, db, target);
+    const rest = stages.slice(1);
+    const docs = rest.length ? runPipeline(input, rest, variables, { processingMode: 1 }) : input;
+    return ctx.cursors.open(`${db}.${target}`, docs, asNumber((cmd.cursor as Document).batchSize));
+  }
   if (typeof target === 'string') {
     name = target;
     const coll = ctx.store.getCollection(db, target);
@@ -790,12 +803,100 @@ function listCollections(ctx: CommandContext, cmd: Document, db: string): Docume
   return ctx.cursors.open(`${db}.$cmd.listCollections`, docs, asNumber((cmd.cursor as Document | undefined)?.batchSize));
 }
 
+/** Sizes as mongod reports them, from the BSON size of the documents (an in-memory server has no files: storage = data). */
+function collectionSizes(coll: Collection): { count: number; size: number; indexSizes: Document; totalIndexSize: number } {
+  let size = 0;
+  for (const doc of coll.docs.values()) size += BSON.calculateObjectSize(doc);
+  const indexSizes: Document = {};
+  let totalIndexSize = 0;
+  for (const idx of [coll.idIndex, ...coll.indexes]) {
+    // Rough but monotonic: an entry is its key plus a record id.
+    const bytes = idx.sorted.length * 24 + 4096;
+    indexSizes[idx.name] = bytes;
+    totalIndexSize += bytes;
+  }
+  return { count: coll.docs.size, size, indexSizes, totalIndexSize };
+}
+
+function databaseSize(ctx: CommandContext, db: string): number {
+  let total = 0;
+  for (const coll of ctx.store.dbs.get(db)?.values() ?? []) {
+    const s = collectionSizes(coll);
+    total += s.size + s.totalIndexSize + 4096;
+  }
+  return total;
+}
+
+function scaleOf(cmd: Document, field = 'scale'): number {
+  const scale = asNumber(cmd[field]) ?? 1;
+  if (!(scale >= 1)) throw new DbError(2, 'Scale factor must be greater than zero');
+  return Math.trunc(scale);
+}
+
 function listDatabases(ctx: CommandContext, cmd: Document): Document {
-  let databases: Document[] = Array.from(ctx.store.dbs.keys(), (name) => ({ name, sizeOnDisk: 0, empty: false }));
+  let databases: Document[] = Array.from(ctx.store.dbs.keys(), (name) => {
+    const sizeOnDisk = databaseSize(ctx, name);
+    return { name, sizeOnDisk, empty: sizeOnDisk === 0 };
+  });
   const filter = asDoc(cmd.filter, 'filter');
   if (Object.keys(filter).length) databases = databases.filter((d) => compileQuery(filter).test(d));
   if (cmd.nameOnly === true) return { databases: databases.map((d) => ({ name: d.name })), ok: 1 };
-  return { databases, totalSize: 0, totalSizeMb: 0, ok: 1 };
+  const totalSize = databases.reduce((n, d) => n + (d.sizeOnDisk as number), 0);
+  return { databases, totalSize, totalSizeMb: Math.floor(totalSize / (1024 * 1024)), ok: 1 };
+}
+
+/** collStats (deprecated in mongod 6.2 but still what older tools send) and the storageStats of $collStats. */
+function storageStats(coll: Collection, scale: number): Document {
+  const s = collectionSizes(coll);
+  const indexSizes: Document = {};
+  for (const [k, v] of Object.entries(s.indexSizes)) indexSizes[k] = Math.floor((v as number) / scale);
+  return {
+    size: Math.floor(s.size / scale),
+    count: s.count,
+    avgObjSize: s.count ? Math.floor(s.size / s.count) : 0,
+    storageSize: Math.floor(s.size / scale),
+    freeStorageSize: 0,
+    capped: false,
+    nindexes: coll.indexes.length + 1,
+    indexBuilds: [],
+    totalIndexSize: Math.floor(s.totalIndexSize / scale),
+    totalSize: Math.floor((s.size + s.totalIndexSize) / scale),
+    indexSizes,
+    scaleFactor: scale,
+  };
+}
+
+function collStats(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'collStats');
+  const coll = ctx.store.getCollection(db, name);
+  if (!coll) throw new DbError(26, `Collection [${db}.${name}] not found.`);
+  return { ns: coll.ns, ...storageStats(coll, scaleOf(cmd)), ok: 1 };
+}
+
+function collStatsStage(ctx: CommandContext, db: string, name: string, spec: Document): Document {
+  const coll = ctx.store.getCollection(db, name);
+  if (!coll) throw new DbError(26, `Unable to retrieve storageStats in $collStats stage :: caused by :: Collection [${db}.${name}] not found.`);
+  const out: Document = { ns: coll.ns, host: ctx.info.address, localTime: new Date() };
+  if (spec.latencyStats) {
+    const zero = { latency: 0, ops: 0 };
+    out.latencyStats = { reads: zero, writes: zero, commands: zero, transactions: zero };
+  }
+  if (spec.storageStats) out.storageStats = storageStats(coll, scaleOf(asDoc(spec.storageStats, 'storageStats')));
+  if (spec.count) out.count = coll.docs.size;
+  if (spec.queryExecStats) out.queryExecStats = { collectionScans: { total: 0, nonTailable: 0 } };
+  return out;
+}
+
+function indexStatsStage(ctx: CommandContext, db: string, name: string): Document[] {
+  const coll = ctx.store.getCollection(db, name);
+  if (!coll) return [];
+  return [coll.idIndex, ...coll.indexes].map((idx) => ({
+    name: idx.name,
+    key: idx.spec.key,
+    host: ctx.info.address,
+    accesses: { ops: idx.accesses, since: idx.createdAt },
+    spec: idx.spec,
+  }));
 }
 
 function dropDatabase(ctx: CommandContext, _cmd: Document, db: string): Document {
@@ -826,10 +927,49 @@ function renameCollection(ctx: CommandContext, cmd: Document): Document {
   return { ok: 1 };
 }
 
-function dbStats(ctx: CommandContext, _cmd: Document, db: string): Document {
+function dbStats(ctx: CommandContext, cmd: Document, db: string): Document {
+  const scale = scaleOf(cmd);
   const colls = Array.from(ctx.store.dbs.get(db)?.values() ?? []);
-  const objects = colls.reduce((n, c) => n + c.docs.size, 0);
-  return { db, collections: colls.length, views: 0, objects, indexes: colls.reduce((n, c) => n + c.indexes.length + 1, 0), ok: 1 };
+  let objects = 0;
+  let dataSize = 0;
+  let indexSize = 0;
+  let indexes = 0;
+  for (const c of colls) {
+    const s = collectionSizes(c);
+    objects += s.count;
+    dataSize += s.size;
+    indexSize += s.totalIndexSize;
+    indexes += c.indexes.length + 1;
+  }
+  return {
+    db,
+    collections: colls.length,
+    views: 0,
+    objects,
+    avgObjSize: objects ? dataSize / objects : 0,
+    dataSize: Math.floor(dataSize / scale),
+    storageSize: Math.floor(dataSize / scale),
+    indexes,
+    indexSize: Math.floor(indexSize / scale),
+    totalSize: Math.floor((dataSize + indexSize) / scale),
+    scaleFactor: scale,
+    fsUsedSize: 0,
+    fsTotalSize: 0,
+    ok: 1,
+  };
+}
+
+function getLog(_ctx: CommandContext, cmd: Document): Document {
+  const which = cmd.getLog;
+  if (which === '*') return { names: ['global', 'startupWarnings'], ok: 1 };
+  if (which !== 'global' && which !== 'startupWarnings') throw new DbError(2, `No log named '${String(which)}'`);
+  return { totalLinesWritten: 0, log: [], ok: 1 };
+}
+
+function connectionStatus(_ctx: CommandContext, cmd: Document): Document {
+  const authInfo: Document = { authenticatedUsers: [], authenticatedUserRoles: [] };
+  if (cmd.showPrivileges === true) authInfo.authenticatedUserPrivileges = [];
+  return { authInfo, ok: 1 };
 }
 
 function refuseTransactions(): Document {
@@ -852,10 +992,11 @@ const COMMANDS: Record<string, CommandDef> = {
   startSession: { handler: () => ({ id: { id: new BSON.UUID() }, timeoutMinutes: 30, ok: 1 }) },
   refreshSessions: { handler: ok },
   serverStatus: { handler: serverStatus },
-  connectionStatus: { handler: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] }, ok: 1 }), allowed: ['showPrivileges'] },
+  connectionStatus: { handler: connectionStatus, allowed: ['showPrivileges'] },
   whatsmyuri: { handler: () => ({ you: '127.0.0.1', ok: 1 }) },
   hostInfo: { handler: () => ({ system: { hostname: '127.0.0.1' }, os: { type: process.platform }, ok: 1 }) },
-  getLog: { handler: () => ({ totalLinesWritten: 0, log: [], ok: 1 }) },
+  getLog: { handler: getLog },
+  collStats: { handler: collStats, allowed: ['scale', 'verbose'] },
   getCmdLineOpts: { handler: () => ({ argv: ['embedded-db'], parsed: {}, ok: 1 }) },
   insert: { handler: insert, allowed: ['documents', ...WRITE_OPTS], retryable: true },
   update: { handler: update, allowed: ['updates', ...WRITE_OPTS], retryable: true },

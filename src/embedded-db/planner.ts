@@ -360,6 +360,7 @@ export function* runQuery(coll: Collection, filter: Document, opts: { variables?
     }
     return;
   }
+  plan.index.accesses++;
   const seen = plan.index.multikey ? new Set<string>() : undefined;
   for (const id of scanIndex(plan.index, plan.ranges, plan.reverse, stats)) {
     if (seen) {

@@ -30,6 +30,9 @@ export class SecondaryIndex {
   multikey = false;
   /** Bumped on every change, so a paused scan knows to seek again. */
   version = 0;
+  /** Query plans that used this index ($indexStats). */
+  accesses = 0;
+  readonly createdAt = new Date();
 
   constructor(
     readonly spec: Document,

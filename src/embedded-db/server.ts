@@ -22,7 +22,7 @@ export interface EmbeddedDbOptions {
   journal?: boolean;
   /** With a dataDir: how often the journal is folded into the snapshot (default 60 000 ms). */
   checkpointIntervalMs?: number;
-  /** How often expired TTL documents are removed (default 1000 ms). */
+  /** How often expired TTL documents are removed (default 60 000 ms, as mongod's TTL monitor; tests may shorten it). */
   ttlMonitorIntervalMs?: number;
   /** Replica set name advertised in hello. */
   replicaSetName?: string;
@@ -174,8 +174,13 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
       return;
     }
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    serveConnection(socket, ctx, { id: nextConnectionId++ }, journal);
+    const conn = { id: nextConnectionId++ };
+    socket.on('close', () => {
+      sockets.delete(socket);
+      // Cursors a connection opened die with it, as in mongod.
+      ctx?.cursors.closeConnection(conn.id);
+    });
+    serveConnection(socket, ctx, conn, journal);
   });
   server.on('error', () => undefined);
 
@@ -204,7 +209,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
     } catch {
       // A failing sweep must never take the server down; the next tick retries.
     }
-  }, options.ttlMonitorIntervalMs ?? 1000);
+  }, options.ttlMonitorIntervalMs ?? 60_000);
   ttlTimer.unref();
 
   let stopped: Promise<void> | undefined;
