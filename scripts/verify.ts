@@ -10,7 +10,7 @@ try {
     console.log(`${d.figure} of ${d.where}: kept ${d.kept}, recounted ${d.recounted}${note}`);
   }
   console.log(
-    `verify: ${result.differences.length} differences in ${result.packagesChecked} packages and ${result.postsChecked} posts; ` +
+    `verify: ${result.differences.length} differences in ${result.packagesChecked} packages, ${result.postsChecked} posts and ${result.balancesChecked} balances; ` +
       `${result.pendingEffects} effects pending, ${result.marks} step marks`,
   );
   process.exitCode = result.differences.length > 0 ? 1 : 0;

@@ -200,7 +200,12 @@ async function applyStep(db: Db, step: EffectStep, mark: EffectMark): Promise<bo
  * happened and its first write is rolled back. Otherwise a reversible effect turns into its reversal; any other is
  * left for repair (and an operator), loudly.
  */
-async function cannotApply(db: Db, ref: EffectRef, record: EffectRecord, step: EffectStep, why: 'aborted' | 'refused'): Promise<StepOutcome> {
+async function cannotApply(db: Db, ref: EffectRef, known: EffectRecord, step: EffectStep, why: 'aborted' | 'refused'): Promise<StepOutcome> {
+  // The record as it is now: the caller's copy may predate acknowledgements (its own, or another party's).
+  const record = why === 'refused' ? known : await findEffect(db, ref);
+  if (!record) return 'gone';
+  if (Boolean(record.reversing) !== Boolean(known.reversing)) return 'reread';
+  if (!record.pending.includes(step.name)) return 'ok';
   if (record.done.length === 0 && !record.reversing) return abortEffect(db, ref, record.abort, why);
   if (record.reverseSet && !record.reversing) {
     await reverseEffect(db, ref, record, step);
@@ -217,16 +222,11 @@ async function cannotApply(db: Db, ref: EffectRef, record: EffectRecord, step: E
 async function reverseEffect(db: Db, ref: EffectRef, record: EffectRecord, failed: EffectStep): Promise<void> {
   const applied = record.steps.filter((s) => record.done.some((d) => d.step === s.name));
   const undo: EffectStep[] = applied.reverse().map((s) => ({ name: `undo:${s.name}`, collection: s.collection, target: s.target, inc: negate(s.inc) }));
+  const reversal: EffectRecord = { ...record, steps: [...record.steps, ...undo], pending: undo.map((s) => s.name), doneSet: record.reverseSet, reversing: true };
+  // The whole record in one path, only in the state it was read in (the failed step pending, the same steps done).
   await db.collection(ref.collection).updateOne(
-    { _id: ref.id as never, effects: { $elemMatch: { id: ref.effectId, pending: failed.name, reversing: { $ne: true } } } },
-    {
-      $set: {
-        'effects.$[effect].steps': [...record.steps, ...undo],
-        'effects.$[effect].pending': undo.map((s) => s.name),
-        'effects.$[effect].doneSet': record.reverseSet,
-        'effects.$[effect].reversing': true,
-      },
-    } as Document,
+    { _id: ref.id as never, effects: { $elemMatch: { id: ref.effectId, pending: failed.name, reversing: { $ne: true }, done: { $size: record.done.length } } } },
+    { $set: { 'effects.$[effect]': reversal } } as Document,
     { arrayFilters: [{ 'effect.id': ref.effectId }] },
   );
 }

@@ -1,6 +1,7 @@
 // `npm run verify`: recounts every derived figure from the primary documents and compares it with the kept one. It is
 // the crash tests' oracle and the operators' alarm: a difference nobody is finishing is a bug (docs/effects.md).
 import type { Db } from 'mongodb';
+import { verifyCredits } from '../credits/credits-verify.ops.js';
 
 export interface Difference {
   figure: string;
@@ -15,11 +16,16 @@ export interface Verification {
   differences: Difference[];
   packagesChecked: number;
   postsChecked: number;
+  /** Wallets and sponsor balances recounted from payment events, transfers and payouts (src/credits/credits-verify.ops.ts). */
+  balancesChecked: number;
   pendingEffects: number;
   marks: number;
 }
 
-/** Recounts postCount and releaseCount of every package, likeCount of every post, and the registry-wide post total. */
+/**
+ * Recounts postCount and releaseCount of every package, likeCount of every post, the registry-wide post total, and
+ * every wallet and sponsor balance with the conservation of credits.
+ */
 export async function verifyRegistry(db: Db): Promise<Verification> {
   const packages = db.collection('packages');
   const posts = db.collection('posts');
@@ -68,5 +74,13 @@ export async function verifyRegistry(db: Db): Promise<Verification> {
       differences.push({ figure: 'likeCount', where: `post ${String(post._id)}`, kept: post.likeCount as number, recounted: post.likers as number, inFlight: 0 });
     }
   }
-  return { differences, packagesChecked, postsChecked, pendingEffects, marks };
+  const credits = await verifyCredits(db);
+  return {
+    differences: [...differences, ...credits.differences],
+    packagesChecked,
+    postsChecked,
+    balancesChecked: credits.balancesChecked,
+    pendingEffects: pendingEffects + credits.pendingEffects,
+    marks: marks + credits.marks,
+  };
 }
