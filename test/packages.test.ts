@@ -123,6 +123,7 @@ describe('publishRelease', () => {
     ['build metadata', '1.2.3+build.5', 10],
     ['a negative size', '3.0.0', -1],
     ['an operator-looking version', '{"$gt": ""}', 10],
+    ['a prerelease number semver cannot order exactly', '1.0.0-10000000000000000', 10],
   ])('rejects %s with VALIDATION and changes nothing', async (_label, version, sizeBytes) => {
     const before = await api.db.collection('packages').findOne({ _id: 'releases-demo' as never });
     const result = await publish('releases-demo', version, alice, sizeBytes);
