@@ -587,7 +587,7 @@ function explain(ctx: CommandContext, cmd: Document, db: string): Document {
   return reply;
 }
 
-const REFUSED_STAGES = new Set(['$out', '$merge', '$changeStream', '$currentOp', '$listSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
+const REFUSED_STAGES = new Set(['$changeStream', '$currentOp', '$listSessions', '$listLocalSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
 
 function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
   const target = cmd.aggregate;
@@ -607,6 +607,15 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
   let input: Document[] = [];
   let stages = pipeline as Document[];
   let name = '$cmd.aggregate';
+  // $out / $merge write the pipeline's output instead of returning it; only as the last stage, as in mongod.
+  let writeStage: Document | undefined;
+  stages.forEach((stage, i) => {
+    const op = Object.keys(stage ?? {})[0];
+    if (op !== '$out' && op !== '$merge') return;
+    if (i !== stages.length - 1) throw new DbError(40601, `${op} can only be the final stage in the pipeline`);
+    writeStage = stage;
+  });
+  if (writeStage) stages = stages.slice(0, -1);
   // $collStats / $indexStats describe the collection instead of reading it; they must come first, as in mongod.
   for (let i = 1; i < stages.length; i++) {
     const op = Object.keys(stages[i] ?? {})[0];
@@ -640,8 +649,85 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
         collectionResolver: (other: string) => (ctx.store.getCollection(db, other)?.all() ?? []).map((d) => cloneDeep(d) as Document),
       })
     : input;
+  if (writeStage) {
+    writeOutput(ctx, db, writeStage, docs, variables);
+    return ctx.cursors.open(`${db}.${name}`, [], 0);
+  }
   const batchSize = asNumber((cmd.cursor as Document).batchSize);
   return ctx.cursors.open(`${db}.${name}`, docs, batchSize);
+}
+
+function outputNamespace(spec: unknown, db: string, stage: string): { db: string; coll: string } {
+  if (typeof spec === 'string') return { db, coll: spec };
+  const d = asDoc(spec, stage);
+  const coll = d.coll ?? d.collection;
+  if (typeof coll !== 'string') throw new DbError(2, `${stage} needs a collection name`);
+  return { db: typeof d.db === 'string' ? d.db : db, coll };
+}
+
+/** $out replaces the target atomically (its indexes kept; nothing changes on a duplicate key); $merge upserts by `on`. */
+function writeOutput(ctx: CommandContext, db: string, stage: Document, docs: Document[], variables: Document | undefined): void {
+  const withId = (d: Document): Document => (d._id === undefined ? { _id: new ObjectId(), ...d } : d);
+  if ('$out' in stage) {
+    const ns = outputNamespace(stage.$out, db, '$out');
+    validateNamespace(ns.db, ns.coll);
+    const existing = ctx.store.getCollection(ns.db, ns.coll);
+    const specs = existing ? existing.indexes.map((i) => i.spec) : [];
+    // Built aside first: a duplicate key fails the stage with the target untouched.
+    const staged = new Collection(ns.db, ns.coll);
+    for (const spec of specs) staged.addIndex(spec);
+    const out = docs.map((d) => {
+      const doc = withId(d);
+      validateStoredDoc(doc, 'insert');
+      staged.insert(doc);
+      return doc;
+    });
+    if (existing) ctx.store.dropCollection(ns.db, ns.coll);
+    const target = ctx.store.ensureCollection(ns.db, ns.coll);
+    for (const spec of specs) target.addIndex(spec);
+    for (const doc of out) target.insert(doc);
+    return;
+  }
+  const raw = stage.$merge;
+  const spec: Document = typeof raw === 'string' ? { into: raw } : asDoc(raw, '$merge');
+  const ns = outputNamespace(spec.into, db, '$merge');
+  validateNamespace(ns.db, ns.coll);
+  const on: string[] = spec.on === undefined ? ['_id'] : Array.isArray(spec.on) ? (spec.on as string[]) : [String(spec.on)];
+  const whenMatched = spec.whenMatched ?? 'merge';
+  const whenNotMatched = spec.whenNotMatched ?? 'insert';
+  const target = ctx.store.ensureCollection(ns.db, ns.coll);
+  if (!(on.length === 1 && on[0] === '_id')) {
+    const keyOf = (k: Document): string => canonicalKey(Object.keys(k).sort());
+    if (!target.indexes.some((i) => i.unique && !i.partial && keyOf(i.spec.key as Document) === canonicalKey([...on].sort()))) {
+      throw new DbError(51183, `Cannot find index to verify that join fields will be unique`);
+    }
+  }
+  for (const d of docs) {
+    const doc = withId(d);
+    const filter: Document = {};
+    for (const f of on) {
+      const v = resolvePath(doc, f);
+      if (v === undefined || v === null || Array.isArray(v)) throw new DbError(51132, `$merge write error: 'on' field '${f}' cannot be missing, null or an array`);
+      filter[f] = v;
+    }
+    const match = target.find(filter, 1)[0];
+    if (!match) {
+      if (whenNotMatched === 'discard') continue;
+      if (whenNotMatched === 'fail') throw new DbError(13113, '$merge could not find a matching document in the target collection for at least one document in the source collection');
+      validateStoredDoc(doc, 'insert');
+      target.insert(doc);
+      continue;
+    }
+    if (whenMatched === 'keepExisting') continue;
+    if (whenMatched === 'fail') throw new DbError(11000, `$merge failed: a document with the same 'on' fields exists in ${target.ns}`, { keyPattern: Object.fromEntries(on.map((f) => [f, 1])), keyValue: filter });
+    let update: Document | Document[];
+    if (Array.isArray(whenMatched)) update = whenMatched as Document[];
+    else if (whenMatched === 'replace') update = { ...doc, _id: match._id };
+    else if (whenMatched === 'merge') update = { $set: Object.fromEntries(Object.entries(doc).filter(([k]) => k !== '_id')) };
+    else throw new DbError(51191, `Enumeration value '${String(whenMatched)}' for field 'whenMatched' is not a valid value.`);
+    const { doc: next, changed } = computeUpdate(match, { filter, update, variables: { ...variables, ...((spec.let as Document) ?? {}), new: doc } });
+    if (changed) target.replace(match, next);
+  }
 }
 
 function count(ctx: CommandContext, cmd: Document, db: string): Document {
