@@ -8,7 +8,10 @@ import { primaryDatabaseName, readEnv } from '../src/env.js';
 const { values } = parseArgs({ options: { days: { type: 'string' } } });
 const env = readEnv();
 const days = values.days === undefined ? env.PREVIEW_TTL_DAYS : Number(values.days);
-if (!Number.isInteger(days) || days < 1) throw new Error('--days must be a positive whole number');
+if (!Number.isInteger(days) || days < 1) {
+  console.error('--days must be a positive whole number');
+  process.exit(2);
+}
 try {
   const report = await prunePreviewDatabases(getMongoClient(), { days, primary: primaryDatabaseName(env) });
   console.log(`unused for ${days} days: dropped ${report.dropped.length} [${report.dropped.join(', ')}]`);
