@@ -25,9 +25,11 @@ export interface Context extends TypedErrorCodes {
 }
 
 export async function createContext({ request }: YogaInitialContext): Promise<Context> {
+  const db = await getReadyDb();
   return {
-    db: await getReadyDb(),
-    viewer: await readViewer(request.headers.get('authorization')),
+    db,
+    // The database too: a publish token is looked up by its hash.
+    viewer: await readViewer(request.headers.get('authorization'), db),
     requestId: requestIdOf(request),
     clientIp: readClientIp(request.headers),
     dbOps: [],

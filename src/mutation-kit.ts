@@ -3,11 +3,12 @@
 // success type. The order is fixed here: sign-in -> input validation -> rate limit -> the viewer's user document ->
 // the Idempotency-Key claim (so a request refused before any effect stores no key record) -> the op -> typed errors.
 import type { ArgBuilder, InputFieldMap, InputShapeFromFields, ObjectRef } from '@pothos/core';
+import { GraphQLError } from 'graphql';
 import type { Db } from 'mongodb';
 import type { Viewer } from './auth/token.js';
 import { builder } from './builder.js';
 import type { Context } from './context.js';
-import { type AppError, RateLimitedError, type Result, unwrap, ValidationError } from './errors.js';
+import { type AppError, ForbiddenError, RateLimitedError, type Result, unwrap, ValidationError } from './errors.js';
 import { enforceRateLimit } from './security/rate-limit.js';
 import type { RateLimitRuleName } from './security/rate-limit-rules.js';
 import { ensureUser } from './users/user.ops.js';
@@ -27,11 +28,28 @@ interface MutationSpec<Args extends InputFieldMap, Value, Auth extends 'user' | 
   /** 'user': a signed-in caller (UNAUTHENTICATED otherwise); 'anyone': anonymous callers too. */
   auth: Auth;
   rateLimit: RateLimitRuleName;
+  /**
+   * The normalized package the call acts on, for mutations a publish token may call (publishRelease, drafts). A
+   * publish token is FORBIDDEN on every mutation without it, and on packages outside its scope.
+   */
+  publishTokenScope?: (args: InputShapeFromFields<Args>) => string;
   args: (arg: ArgBuilder<BuilderTypes>) => Args;
   /** Expected failures beyond VALIDATION and RATE_LIMITED, which every mutation can return. */
   errors: ErrorClass[];
   success: ObjectRef<BuilderTypes, Value>;
   run: (args: InputShapeFromFields<Args>, scope: MutationScope<Auth extends 'user' ? Viewer : Viewer | null>) => Promise<Result<Value>>;
+}
+
+/**
+ * A publish token may call only mutations that declare a package scope, and only for its packages: FORBIDDEN as a
+ * GraphQL error (403) for any other mutation, as the mutation's ForbiddenError result for another package.
+ */
+function checkPublishTokenScope(token: NonNullable<Viewer['publishToken']>, packageName: string | undefined, errors: ErrorClass[]): void {
+  const message = 'This publish token cannot do that: it publishes releases and drafts of its own packages only.';
+  if (packageName === undefined || !errors.includes(ForbiddenError)) {
+    throw new GraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+  }
+  if (!token.packageNames.includes(packageName)) throw new ForbiddenError(message);
 }
 
 /** Declares mutation `name` with result union `<Name>Result = <Name>Success | its errors`. */
@@ -50,6 +68,7 @@ export function defineMutation<Args extends InputFieldMap, Value, Auth extends '
       args: spec.args(t.arg),
       errors: { types: [ValidationError, RateLimitedError, ...spec.errors] as never, union: { name: resultName } },
       resolve: async (_root, args, ctx: Context, info) => {
+        if (ctx.viewer?.publishToken) checkPublishTokenScope(ctx.viewer.publishToken, spec.publishTokenScope?.(args as InputShapeFromFields<Args>), spec.errors);
         await enforceRateLimit(ctx, spec.rateLimit);
         if (ctx.viewer) await ensureUser(ctx.db, ctx.viewer);
         const effectKey = await ctx.effectKeyFor(String(info.path.key));

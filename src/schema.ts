@@ -4,6 +4,7 @@ import './errors.schema.js';
 import './users/user.schema.js';
 import './packages/package.schema.js';
 import './packages/draft.schema.js';
+import './tokens/publish-token.schema.js';
 import './posts/post.schema.js';
 import './credits/credits.schema.js';
 import './stats/stats.schema.js';

@@ -1,12 +1,21 @@
-// Verifies bearer tokens (HS256 with AUTH_JWT_SECRET, or RS256/ES256 from AUTH_JWKS_URL) and signs dev tokens.
+// Verifies bearer tokens (HS256 with AUTH_JWT_SECRET, or RS256/ES256 from AUTH_JWKS_URL, or a "reg_" publish token
+// looked up by its hash) and signs dev tokens.
 import { GraphQLError } from 'graphql';
+import type { Db } from 'mongodb';
 import { createRemoteJWKSet, errors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { readEnv } from '../env.js';
 import { logger } from '../logger.js';
+import { PUBLISH_TOKEN_PREFIX } from '../tokens/publish-token-secret.js';
+import { findPublishTokenGrant } from '../tokens/publish-token.ops.js';
 
 export interface Viewer {
   id: string;
   name: string | null;
+  /**
+   * Set when a publish token (not a sign-in) authenticated the request: the viewer is its owner, limited to the
+   * mutations that declare a package scope (src/mutation-kit.ts) and to these packages.
+   */
+  publishToken?: { id: string; packageNames: string[] };
 }
 
 const MAX_USER_ID_LENGTH = 128;
@@ -18,11 +27,19 @@ function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
 
-/** The viewer named by an `Authorization: Bearer` header; null without a header; UNAUTHENTICATED for any bad token. */
-export async function readViewer(authorization: string | null): Promise<Viewer | null> {
+/**
+ * The viewer named by an `Authorization: Bearer` header; null without a header; UNAUTHENTICATED for any bad token. A
+ * publish token needs `db`; every refused one gets the same answer, so it never tells whether the token exists.
+ */
+export async function readViewer(authorization: string | null, db?: Db): Promise<Viewer | null> {
   if (!authorization) return null;
   const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(authorization.trim());
   if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".');
+  if (match[1]!.startsWith(PUBLISH_TOKEN_PREFIX)) {
+    const grant = db ? await findPublishTokenGrant(db, match[1]!) : null;
+    if (!grant) throw unauthenticated('The token is invalid.');
+    return { id: grant.userId, name: null, publishToken: { id: grant.tokenId, packageNames: grant.packageNames } };
+  }
   let payload: JWTPayload;
   try {
     payload = await verifyToken(match[1]!);

@@ -40,6 +40,12 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { key: { status: 1, nextAttemptAt: 1 }, name: 'payouts_due' },
     { key: { 'effects.at': 1 }, name: 'payouts_pending_effects', sparse: true },
   ],
+  publishTokens: [
+    // The insert is the uniqueness check of a secret (src/tokens/publish-token.ops.ts); authentication looks it up here.
+    { key: { secretHash: 1 }, name: 'publish_tokens_by_secret', unique: true },
+    // viewer { publishTokens }: one user's unrevoked tokens, newest first.
+    { key: { userId: 1, revokedAt: 1, createdAt: -1, _id: -1 }, name: 'publish_tokens_by_user' },
+  ],
   // Idempotency keys remove themselves once expired (expiresAt = first use + IDEMPOTENCY_TTL_SECONDS).
   idempotencyKeys: [{ key: { expiresAt: 1 }, name: 'idempotency_keys_ttl', expireAfterSeconds: 0 }],
   // Rate-limit windows (src/security/rate-limit.ops.ts) delete themselves once their window has ended.

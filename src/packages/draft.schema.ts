@@ -76,6 +76,7 @@ defineMutation('createReleaseDraft', {
   auth: 'user',
   rateLimit: 'createReleaseDraft',
   args: (arg) => ({ input: arg({ type: CreateReleaseDraftInput, required: true }) }),
+  publishTokenScope: ({ input }) => normalizePackageName(input.packageName),
   errors: [NotFoundError, ForbiddenError, AlreadyExistsError, ConflictError],
   success: draftSuccess('CreateReleaseDraftSuccess'),
   run: async ({ input }, { db, viewer, effectKey }) =>
@@ -94,6 +95,7 @@ defineMutation('updateReleaseDraft', {
   auth: 'user',
   rateLimit: 'updateReleaseDraft',
   args: (arg) => ({ input: arg({ type: UpdateReleaseDraftInput, required: true }) }),
+  publishTokenScope: ({ input }) => normalizePackageName(input.packageName),
   errors: [NotFoundError, ForbiddenError, ConflictError],
   success: draftSuccess('UpdateReleaseDraftSuccess'),
   run: async ({ input }, { db, viewer, effectKey }) =>
@@ -119,6 +121,7 @@ defineMutation('publishReleaseDraft', {
   auth: 'user',
   rateLimit: 'publishReleaseDraft',
   args: (arg) => ({ input: arg({ type: DraftRefInput('PublishReleaseDraftInput'), required: true }) }),
+  publishTokenScope: ({ input }) => normalizePackageName(input.packageName),
   errors: [NotFoundError, ForbiddenError, ConflictError],
   success: builder.objectRef<{ package: PackageDoc; release: ReleaseDoc }>('PublishReleaseDraftSuccess').implement({
     fields: (t) => ({
@@ -133,6 +136,7 @@ defineMutation('deleteReleaseDraft', {
   auth: 'user',
   rateLimit: 'deleteReleaseDraft',
   args: (arg) => ({ input: arg({ type: DraftRefInput('DeleteReleaseDraftInput'), required: true }) }),
+  publishTokenScope: ({ input }) => normalizePackageName(input.packageName),
   errors: [NotFoundError, ForbiddenError],
   success: builder.objectRef<{ version: string }>('DeleteReleaseDraftSuccess').implement({ fields: (t) => ({ version: t.exposeString('version') }) }),
   run: ({ input }, { db, viewer }) => deleteDraft(db, { name: normalizePackageName(input.packageName), viewerId: viewer.id, version: input.version }),

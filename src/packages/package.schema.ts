@@ -191,6 +191,7 @@ defineMutation('publishRelease', {
   auth: 'user',
   rateLimit: 'publishRelease',
   args: (arg) => ({ input: arg({ type: PublishReleaseInput, required: true }) }),
+  publishTokenScope: ({ input }) => normalizePackageName(input.packageName),
   errors: [NotFoundError, ForbiddenError, ConflictError],
   success: PublishReleaseSuccess,
   run: ({ input }, { db, viewer, effectKey }) =>

@@ -32,6 +32,8 @@ export const DEFAULT_RATE_LIMITS = {
   updateReleaseDraft: '120/60',
   publishReleaseDraft: '30/60',
   deleteReleaseDraft: '30/60',
+  createPublishToken: '10/60',
+  revokePublishToken: '30/60',
 } as const satisfies Readonly<Record<string, string>>;
 
 /** A rule a mutation declares (src/mutation-kit.ts); its "@ip" variant applies too when configured. */

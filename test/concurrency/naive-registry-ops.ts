@@ -47,3 +47,14 @@ export async function naivePublishDraft(db: Db, name: string, key: string): Prom
   await packages.updateOne({ _id: name }, { $push: { releases: { version: draft.version } }, $inc: { releaseCount: 1 }, $unset: { [`drafts.${key}`]: '' } });
   return true;
 }
+
+/** Naive createPublishToken: "is this secret taken?" then insert, in a collection without the unique index. */
+export async function naiveInsertPublishToken(db: Db, userId: string, source: () => Buffer): Promise<void> {
+  const tokens = db.collection<{ userId: string; secretHash: string }>('naivePublishTokens');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const secretHash = source().toString('hex');
+    if (await tokens.findOne({ secretHash })) continue;
+    await tokens.insertOne({ userId, secretHash });
+    return;
+  }
+}

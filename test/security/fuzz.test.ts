@@ -40,6 +40,8 @@ let tokens: (string | undefined)[];
 let postIds: string[];
 /** Posts only deletePost aims at, so the posts the other mutations aim at stay. */
 let deletablePostIds: string[];
+/** Publish tokens revokePublishToken aims at. */
+let publishTokenIds: string[];
 
 beforeAll(async () => {
   api = await startApi('fuzz');
@@ -50,6 +52,11 @@ beforeAll(async () => {
   await api.gql(CREATE_PACKAGE, { input: { name: 'other-pkg', summary: 'Not the fuzzer’s' } }, { token: other });
   await api.gql(PUBLISH_RELEASE, { input: { packageName: 'fuzz-target', version: '1.0.0', sizeBytes: 1 } }, { token: fuzzer });
   // Drafts the draft mutations aim at (publish and delete use them up, create makes more).
+  publishTokenIds = [];
+  for (const token of [fuzzer, fuzzer, other]) {
+    const created = await api.gql(`mutation { createPublishToken(input: {name: "fuzz", packageNames: ["fuzz-target"]}) { ... on CreatePublishTokenSuccess { publishToken { id } } } }`, {}, { token });
+    publishTokenIds.push(created.data!.createPublishToken.publishToken.id);
+  }
   for (const version of Object.values(DRAFTS_FOR).flat()) {
     await api.gql(CREATE_RELEASE_DRAFT, { input: { packageName: 'fuzz-target', version, sizeBytes: 1 } }, { token: fuzzer });
   }
@@ -219,6 +226,19 @@ function casesFor(mutation: string): fc.Arbitrary<FuzzCase> {
         sizeBytes: fc.option(fc.nat()),
         expectedRevision: fc.option(fc.integer({ min: 0, max: 4 })),
       });
+    case 'createPublishToken':
+      return withInput('CreatePublishTokenInput', {
+        name: field(titles),
+        packageNames: field(fc.array(packageNames, { maxLength: 3 })),
+        expiresInDays: field(fc.option(fc.integer({ min: -2, max: 400 }))),
+      });
+    case 'revokePublishToken':
+      return fc.record({ id: field(fc.oneof(fc.constantFrom(...publishTokenIds), fc.constant(new ObjectId().toHexString()))), token }).map(({ id, token }) => ({
+        mutation,
+        query: `mutation Fuzz($id: ID!) { ${mutation}(id: $id) ${SELECTION} }`,
+        variables: { id },
+        token,
+      }));
     case 'publishReleaseDraft':
     case 'deleteReleaseDraft':
       return withInput(`${mutation[0]!.toUpperCase()}${mutation.slice(1)}Input`, { packageName: field(packageNames), version: field(fc.constantFrom(...DRAFTS_FOR[mutation]!)) });

@@ -188,6 +188,7 @@ function validCall(mutation: string): [string, Record<string, unknown>] {
     updateReleaseDraft: { packageName: 'missing', version: '1.0.0', notes: 'n' },
     publishReleaseDraft: { packageName: 'missing', version: '1.0.0' },
     deleteReleaseDraft: { packageName: 'missing', version: '1.0.0' },
+    createPublishToken: { name: 'ci', packageNames: ['missing'] },
   };
   return callWith(mutation, inputs[mutation], MISSING_POST);
 }
@@ -208,12 +209,14 @@ function invalidCall(mutation: string): [string, Record<string, unknown>] {
     updateReleaseDraft: { packageName: '', version: 'x' },
     publishReleaseDraft: { packageName: '', version: 'x' },
     deleteReleaseDraft: { packageName: '', version: 'x' },
+    createPublishToken: { name: '', packageNames: [] },
   };
   return callWith(mutation, inputs[mutation], 'x');
 }
 
 function callWith(mutation: string, input: Record<string, unknown> | undefined, postId: string): [string, Record<string, unknown>] {
   const selection = '{ __typename ... on Error { code } }';
+  if (mutation === 'revokePublishToken') return [`mutation ($id: ID!) { revokePublishToken(id: $id) ${selection} }`, { id: postId }];
   if (input) {
     const type = `${mutation[0]!.toUpperCase()}${mutation.slice(1)}Input`;
     return [`mutation ($input: ${type}!) { ${mutation}(input: $input) ${selection} }`, { input }];
