@@ -160,6 +160,8 @@ function boundsFor(idx: SecondaryIndex, conds: Map<string, unknown[]>): Bounds |
       break;
     }
   }
+  // `$in: []` matches nothing: an empty scan.
+  if (ranges.length === 0) return { ranges, points: 1, range: false, includesNull: false };
   if (ranges[0].lower.length === 0) return undefined;
   return { ranges, points, range, includesNull };
 }
@@ -361,12 +363,12 @@ export function* runQuery(coll: Collection, filter: Document, opts: { variables?
     return;
   }
   plan.index.accesses++;
-  const seen = plan.index.multikey ? new Set<string>() : undefined;
+  // A multikey document has several entries, and one updated between two batches can move ahead of the scan:
+  // either way it is returned once.
+  const seen = new Set<string>();
   for (const id of scanIndex(plan.index, plan.ranges, plan.reverse, stats)) {
-    if (seen) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-    }
+    if (seen.has(id)) continue;
+    seen.add(id);
     const doc = coll.docs.get(id);
     if (!doc) continue;
     stats.docsExamined++;

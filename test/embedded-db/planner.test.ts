@@ -169,3 +169,10 @@ describe('query planner', () => {
     expect(e.executionStats.totalDocsExamined).toBe(1);
   });
 });
+
+describe('query planner edge cases', () => {
+  it('$in with an empty list matches nothing, with or without an index', async () => {
+    expect(await c.countDocuments({ a: { $in: [] } })).toBe(0);
+    expect(await c.countDocuments({ zz: { $in: [] } })).toBe(0);
+  });
+});
