@@ -1,9 +1,11 @@
 // Credits over real HTTP: the signed payment webhook (each refusal changes nothing, each event id credits once),
 // sponsorPackage and withdrawSponsorship with their typed refusals, keyed retries, the ledgers, and the privacy of a
 // wallet (only its owner sees it, although User is also an author and a maintainer).
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signPayment } from '../../src/credits/payment-webhook.js';
-import { DEV_PAYMENTS_WEBHOOK_SECRET } from '../../src/env.js';
+import { DEV_PAYMENTS_WEBHOOK_SECRET, type Env, paymentsWebhookSecret } from '../../src/env.js';
 import { type GqlResponse, startApi, type TestApi } from '../helpers/api.js';
 import { CREATE_PACKAGE } from '../helpers/documents.js';
 import { SPONSOR, VIEWER_CREDITS, WITHDRAW } from './documents.js';
@@ -77,6 +79,23 @@ describe('payment webhook', () => {
     // The signature covers the exact bytes: the same JSON re-serialized with a space is refused.
     const header = signPayment(DEV_PAYMENTS_WEBHOOK_SECRET, signedByHand, now);
     expect((await deliver(null, { raw: signedByHand.replace(':', ': '), header })).status).toBe(400);
+  });
+});
+
+describe('npm run payments:simulate and the secret', () => {
+  it('sends a correctly signed event the server credits', async () => {
+    const before = await credits(alice);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/payments-simulate.ts', 'alice', '7', '--url', new URL(api.url).origin], {
+      env: Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'PAYMENTS_WEBHOOK_SECRET')),
+    });
+    expect(stdout).toMatch(/^200 \{"received":true\}/);
+    expect(await credits(alice)).toBe(before + 7);
+  });
+
+  it('is required in production, and never the development one there', () => {
+    expect(() => paymentsWebhookSecret({ NODE_ENV: 'production' } as Env)).toThrow('set PAYMENTS_WEBHOOK_SECRET');
+    expect(paymentsWebhookSecret({ NODE_ENV: 'production', PAYMENTS_WEBHOOK_SECRET: 'a-production-secret-value' } as Env)).toBe('a-production-secret-value');
+    expect(paymentsWebhookSecret({ NODE_ENV: 'development' } as Env)).toBe(DEV_PAYMENTS_WEBHOOK_SECRET);
   });
 });
 
