@@ -2,7 +2,7 @@
 // SIGKILL mid-run and restarted, then repair: every payout paid exactly once at the provider (its dedupe by payout id
 // is what makes every resend harmless), nothing PENDING, every wallet equal to its credits minus its SENT payouts, and
 // a refused destination FAILED and refunded once. Beside it, a naive sender that retries without the idempotency key
-// pays some payouts twice. PAYOUT_TEST_COUNT sets the size (300 in the suite; `npm run payouts-proof` runs the issue's 1,000).
+// pays some payouts twice. PAYOUT_TEST_COUNT sets the size (200 in the suite; `npm run payouts-proof` runs the issue's 1,000).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MongoClient, type Db } from 'mongodb';
@@ -16,7 +16,7 @@ import { verifyRegistry } from '../../src/stats/verify.ops.js';
 import { startFakePayoutProvider, type FakeProvider } from '../../scripts/fake-payout-provider.js';
 import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
 
-const COUNT = Number(process.env.PAYOUT_TEST_COUNT ?? 300);
+const COUNT = Number(process.env.PAYOUT_TEST_COUNT ?? 200);
 const USERS = 50;
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
