@@ -105,8 +105,23 @@ const nativeFetch: Plugin = {
 };
 const FETCH_GLOBALS = ['fetch', 'Headers', 'Request', 'Response', 'FormData', 'ReadableStream', 'WritableStream', 'TransformStream', 'CompressionStream', 'DecompressionStream', 'TextDecoderStream', 'TextEncoderStream', 'Blob', 'File', 'crypto', 'btoa', 'TextEncoder', 'TextDecoder', 'URL', 'URLSearchParams'];
 
+/**
+ * pino runs transports in worker threads through thread-stream (10 kB). A function logs JSON lines to stdout, which
+ * Vercel collects, and never starts a transport, so the bundle carries a stub that says so if one is ever asked for.
+ */
+const noPinoTransport: Plugin = {
+  name: 'no-pino-transport',
+  setup(b) {
+    b.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'no-pino-transport' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-pino-transport' }, () => ({
+      loader: 'js',
+      contents: "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not bundled into functions: log to stdout'); } };",
+    }));
+  },
+};
+
 /** The size decisions above, by plugin name; the cold-start bench prices each by building without it. */
-export const SIZE_DECISIONS = ['native-whatwg-url', 'graphql-esm', 'native-fetch'] as const;
+export const SIZE_DECISIONS = ['native-whatwg-url', 'graphql-esm', 'native-fetch', 'no-pino-transport'] as const;
 
 /** esbuild options every function is built with (`without` drops size decisions, for the bench only). */
 export function bundleOptions(entry: string, outfile: string, { without = [] }: { without?: readonly string[] } = {}): BuildOptions & { metafile: true } {
@@ -124,7 +139,7 @@ export function bundleOptions(entry: string, outfile: string, { without = [] }: 
     banner: { js: REQUIRE_SHIM },
     // ES module entry points first (graphql above); packages with an `exports` map resolve through it either way.
     mainFields: without.includes('graphql-esm') ? ['main', 'module'] : ['module', 'main'],
-    plugins: [nativeUrl, graphqlEsm, nativeFetch].filter((plugin) => !without.includes(plugin.name)),
+    plugins: [nativeUrl, graphqlEsm, nativeFetch, noPinoTransport].filter((plugin) => !without.includes(plugin.name)),
     logLevel: 'warning',
   };
 }
