@@ -1,5 +1,5 @@
 // Vercel cron function (vercel.json "crons"): the repair run of `npm run repair`, for effects a function left pending.
-import { getDb } from '../../src/db/client.js';
+import { getReadyDb } from '../../src/db/client.js';
 import { formatRepairReport, repairRegistry } from '../../src/effects/repair.js';
 import { assertStartupConfig } from '../../src/env.js';
 import { logger } from '../../src/logger.js';
@@ -9,7 +9,7 @@ assertStartupConfig();
 
 export async function GET(request: Request): Promise<Response> {
   if (!isCronRequest(request)) return cronRefusal();
-  const report = await repairRegistry(getDb());
+  const report = await repairRegistry(await getReadyDb());
   logger.info(report, formatRepairReport(report));
   return Response.json(report);
 }
