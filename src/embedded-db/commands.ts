@@ -2,7 +2,7 @@
 import { BSON, Long, ObjectId, type Document } from 'bson';
 import { cloneDeep, resolve as resolvePath } from 'mingo/util';
 import { CursorManager } from './cursors.js';
-import { DbError, badValue, notSupported, toDbError } from './errors.js';
+import { DbError, ErrorCodes, badValue, notSupported, toDbError } from './errors.js';
 import { compareBson } from './bson-order.js';
 import { canonicalKey } from './keys.js';
 import { RetryCache } from './retry-cache.js';
@@ -589,7 +589,7 @@ function explain(ctx: CommandContext, cmd: Document, db: string): Document {
 
 const REFUSED_STAGES = new Set(['$changeStream', '$currentOp', '$listSessions', '$listLocalSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
 
-function aggregate(ctx: CommandContext, cmd: Document, db: string): Document {
+function aggregate(ctx: CommandContext, cmd: Document, db: string, _conn?: ConnectionInfo): Document {
   const target = cmd.aggregate;
   refuseCollation(cmd.collation);
   if (cmd.explain) {
@@ -866,8 +866,76 @@ function create(ctx: CommandContext, cmd: Document, db: string): Document {
   const name = collName(cmd, 'create');
   refuseCollation(cmd.collation);
   if (ctx.store.getCollection(db, name)) throw new DbError(48, `Collection ${db}.${name} already exists.`);
+  if (cmd.viewOn !== undefined || cmd.pipeline !== undefined) {
+    if (typeof cmd.viewOn !== 'string' || cmd.viewOn === '') throw new DbError(2, "'viewOn' option must be specified with 'pipeline'");
+    const pipeline = cmd.pipeline ?? [];
+    if (!Array.isArray(pipeline)) throw new DbError(14, "'pipeline' option must be specified as an array");
+    for (const stage of pipeline as Document[]) {
+      const op = Object.keys(stage ?? {})[0];
+      if (op === '$out' || op === '$merge') throw new DbError(ErrorCodes.OptionNotSupportedOnView, `${op} cannot be used in a view definition`);
+    }
+    ctx.store.ensureCollection(db, name, { viewOn: cmd.viewOn, pipeline });
+    return { ok: 1 };
+  }
   ctx.store.ensureCollection(db, name);
   return { ok: 1 };
+}
+
+/** The collection a view reads and the pipeline that gets there (views may stack). */
+function resolveView(ctx: CommandContext, db: string, name: string): { source: string; pipeline: Document[] } {
+  let source = name;
+  let pipeline: Document[] = [];
+  for (let depth = 0; depth < 20; depth++) {
+    const c = ctx.store.getCollection(db, source);
+    if (!c || typeof c.options.viewOn !== 'string') return { source, pipeline };
+    pipeline = [...(c.options.pipeline as Document[]), ...pipeline];
+    source = c.options.viewOn;
+  }
+  throw new DbError(ErrorCodes.ViewDepthLimitExceeded, `View depth too deep or view cycle detected; maximum depth is 20`);
+}
+
+const VIEW_WRITES = new Set(['insert', 'update', 'delete', 'findAndModify', 'findandmodify', 'createIndexes', 'dropIndexes', 'listIndexes', 'collStats']);
+
+/**
+ * Commands naming a view: reads become an aggregation over the view's source with the view's pipeline first,
+ * as in mongod; writes fail with 166. Returns undefined for commands on plain collections.
+ */
+function onView(ctx: CommandContext, name: string, cmd: Document, db: string, conn: ConnectionInfo): Document | undefined {
+  const target = cmd[name];
+  if (typeof target !== 'string') return undefined;
+  const view = ctx.store.getCollection(db, target);
+  if (!view || typeof view.options.viewOn !== 'string') return undefined;
+  if (VIEW_WRITES.has(name)) throw new DbError(ErrorCodes.CommandNotSupportedOnView, `Namespace ${db}.${target} is a view, not a collection`);
+  const { source, pipeline } = resolveView(ctx, db, target);
+  const run = (stages: Document[], batchSize?: number): Document => {
+    const reply = aggregate(ctx, { aggregate: source, pipeline: [...pipeline, ...stages], cursor: batchSize === undefined ? {} : { batchSize }, let: cmd.let }, db, conn);
+    (reply.cursor as Document).ns = `${db}.${target}`;
+    return reply;
+  };
+  if (name === 'aggregate') {
+    if (!Array.isArray(cmd.pipeline)) throw new DbError(14, "'pipeline' option must be specified as an array");
+    return run(cmd.pipeline as Document[], asNumber((cmd.cursor as Document | undefined)?.batchSize));
+  }
+  if (name === 'find') {
+    const stages: Document[] = [];
+    if (cmd.filter && Object.keys(cmd.filter as Document).length) stages.push({ $match: cmd.filter });
+    if (cmd.sort && Object.keys(cmd.sort as Document).length) stages.push({ $sort: cmd.sort });
+    if (cmd.skip) stages.push({ $skip: asNumber(cmd.skip) });
+    if (cmd.limit) stages.push({ $limit: Math.abs(asNumber(cmd.limit) ?? 0) });
+    if (cmd.projection && Object.keys(cmd.projection as Document).length) stages.push({ $project: cmd.projection });
+    return run(stages, asNumber(cmd.batchSize));
+  }
+  if (name === 'count') {
+    const stages: Document[] = [];
+    if (cmd.query && Object.keys(cmd.query as Document).length) stages.push({ $match: cmd.query });
+    if (cmd.skip) stages.push({ $skip: asNumber(cmd.skip) });
+    if (cmd.limit) stages.push({ $limit: Math.abs(asNumber(cmd.limit) ?? 0) });
+    stages.push({ $count: 'n' });
+    const first = ((run(stages).cursor as Document).firstBatch as Document[])[0];
+    return { n: first?.n ?? 0, ok: 1 };
+  }
+  if (name === 'distinct') throw notSupported(`'distinct' on a view is not supported by the embedded database; use aggregate with $group`);
+  return undefined;
 }
 
 function drop(ctx: CommandContext, cmd: Document, db: string): Document {
@@ -881,8 +949,10 @@ function listCollections(ctx: CommandContext, cmd: Document, db: string): Docume
   const nameOnly = cmd.nameOnly === true;
   let docs: Document[] = Array.from(colls?.values() ?? [], (c) =>
     nameOnly
-      ? { name: c.name, type: 'collection' }
-      : { name: c.name, type: 'collection', options: {}, info: { readOnly: false, uuid: c.uuid }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
+      ? { name: c.name, type: c.options.viewOn ? 'view' : 'collection' }
+      : c.options.viewOn
+        ? { name: c.name, type: 'view', options: { viewOn: c.options.viewOn, pipeline: c.options.pipeline }, info: { readOnly: true } }
+        : { name: c.name, type: 'collection', options: {}, info: { readOnly: false, uuid: c.uuid }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
   );
   const filter = asDoc(cmd.filter, 'filter');
   if (Object.keys(filter).length) docs = docs.filter((d) => compileQuery(filter).test(d));
@@ -1108,7 +1178,7 @@ const COMMANDS: Record<string, CommandDef> = {
   listIndexes: { handler: listIndexes, allowed: ['cursor'] },
   dropIndexes: { handler: dropIndexes, allowed: ['index'] },
   deleteIndexes: { handler: dropIndexes, allowed: ['index'] },
-  create: { handler: create, allowed: ['idIndex', 'collation'], refused: ['capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'viewOn', 'pipeline', 'timeseries', 'clusteredIndex', 'changeStreamPreAndPostImages', 'expireAfterSeconds', 'storageEngine', 'indexOptionDefaults', 'encryptedFields'] },
+  create: { handler: create, allowed: ['idIndex', 'collation', 'viewOn', 'pipeline'], refused: ['capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'timeseries', 'clusteredIndex', 'changeStreamPreAndPostImages', 'expireAfterSeconds', 'storageEngine', 'indexOptionDefaults', 'encryptedFields'] },
   drop: { handler: drop },
   listCollections: { handler: listCollections, allowed: ['filter', 'nameOnly', 'authorizedCollections', 'cursor'] },
   listDatabases: { handler: listDatabases, allowed: ['filter', 'nameOnly', 'authorizedDatabases'] },
@@ -1147,7 +1217,7 @@ export function runCommand(ctx: CommandContext, cmd: Document, conn: ConnectionI
       const previous = ctx.retries.get(retryKey);
       if (previous) return previous;
     }
-    const reply = def.handler(ctx, cmd, db, conn);
+    const reply = onView(ctx, name, cmd, db, conn) ?? def.handler(ctx, cmd, db, conn);
     if (retryKey) ctx.retries.set(retryKey, reply);
     return reply;
   } catch (err) {

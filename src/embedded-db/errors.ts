@@ -25,6 +25,9 @@ export const CODE_NAMES: Record<number, string> = {
   10334: 'BSONObjectTooLarge',
   40324: 'Location40324',
   40602: 'Location40602',
+  165: 'ViewDepthLimitExceeded',
+  166: 'CommandNotSupportedOnView',
+  167: 'OptionNotSupportedOnView',
   40601: 'Location40601',
   51183: 'Location51183',
   51132: 'Location51132',
@@ -41,6 +44,13 @@ export const CODE_NAMES: Record<number, string> = {
   11000: 'DuplicateKey',
   17419: 'BSONObjectTooLarge',
 };
+
+/** Codes referred to by name where the number alone would not say what it is. */
+export const ErrorCodes = {
+  CommandNotSupportedOnView: 166,
+  OptionNotSupportedOnView: 167,
+  ViewDepthLimitExceeded: 165,
+} as const;
 
 export class DbError extends Error {
   readonly code: number;
