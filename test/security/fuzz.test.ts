@@ -239,6 +239,8 @@ function casesFor(mutation: string): fc.Arbitrary<FuzzCase> {
         variables: { id },
         token,
       }));
+    case 'recordDownload':
+      return withInput('RecordDownloadInput', { packageName: field(packageNames), version: field(versions) });
     case 'publishReleaseDraft':
     case 'deleteReleaseDraft':
       return withInput(`${mutation[0]!.toUpperCase()}${mutation.slice(1)}Input`, { packageName: field(packageNames), version: field(fc.constantFrom(...DRAFTS_FOR[mutation]!)) });
@@ -362,7 +364,7 @@ it(`sends every mutation ${RUNS_PER_MUTATION} generated inputs: no 5xx, no unexp
     expect(replay.length).toBeGreaterThan(firstReplay / 2);
     break;
   }
-}, 240_000);
+}, 600_000);
 
 // ---- queries --------------------------------------------------------------------------------------------------
 
@@ -404,4 +406,4 @@ it(`sends every query field ${RUNS_PER_MUTATION} generated argument sets: no 5xx
     expect(summaries.some((s) => s !== 'BAD_USER_INPUT'), `${name}: ${summaries.join(', ')}`).toBe(true);
     expect(summaries.filter((s) => /^\d{3}$/.test(s) && s !== '200'), `${name}: ${summaries.join(', ')}`).toEqual([]);
   }
-}, 240_000);
+}, 600_000);
