@@ -5,6 +5,7 @@ import './users/user.schema.js';
 import './packages/package.schema.js';
 import './packages/draft.schema.js';
 import './tokens/publish-token.schema.js';
+import './downloads/download.schema.js';
 import './posts/post.schema.js';
 import './credits/credits.schema.js';
 import './stats/stats.schema.js';

@@ -35,6 +35,8 @@ export interface ScenarioCounts {
   creators: number;
   /** Concurrent updatePackage with the same expectedVersion. */
   editors: number;
+  /** recordDownload on one release (download-burst). */
+  downloads: number;
 }
 
 export interface BenchEnv {

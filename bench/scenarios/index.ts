@@ -1,5 +1,6 @@
 // Every bench scenario in run order, and the request counts of a full and a quick run.
 import type { Scenario, ScenarioCounts } from './common.js';
+import { downloadBurst } from './downloads.js';
 import { createSameName, publishDistinctVersions, publishSameVersion, updateSameVersion } from './packages.js';
 import { likeDistinctUsers, likeSameUser, likeUnlikeInterleaved, recordViews } from './posts.js';
 
@@ -12,6 +13,7 @@ export const SCENARIOS: readonly Scenario[] = [
   publishSameVersion,
   createSameName,
   updateSameVersion,
+  downloadBurst,
 ];
 
 export const FULL_COUNTS: ScenarioCounts = {
@@ -24,6 +26,7 @@ export const FULL_COUNTS: ScenarioCounts = {
   samePublishes: 50,
   creators: 50,
   editors: 50,
+  downloads: 20_000,
 };
 
 /** `--quick`: every scenario with fewer likes and views (what dominates the run time), to finish within a minute. */
@@ -33,4 +36,5 @@ export const QUICK_COUNTS: ScenarioCounts = {
   flappingUsers: 125,
   views: 2_000,
   optimisticRequests: 300,
+  downloads: 2_000,
 };

@@ -9,6 +9,9 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { key: { keywords: 1, lastUpdated: -1, _id: -1 }, name: 'packages_by_keyword' },
     // Repair finds effect steps applied here and not yet acknowledged (src/effects/effect.ops.ts).
     { key: { 'effectMarks.at': 1 }, name: 'packages_effect_marks', sparse: true },
+    // topPackages(by: DOWNLOADS | RELEASES): read in index order, never a scan and sort.
+    { key: { downloadCount: -1, _id: 1 }, name: 'packages_by_downloads' },
+    { key: { releaseCount: -1, _id: 1 }, name: 'packages_by_releases' },
   ],
   posts: [
     { key: { packageName: 1, _id: -1 }, name: 'posts_by_package' },
@@ -40,6 +43,8 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { key: { status: 1, nextAttemptAt: 1 }, name: 'payouts_due' },
     { key: { 'effects.at': 1 }, name: 'payouts_pending_effects', sparse: true },
   ],
+  // trendingPackages: the $match on day, and the package and count it sums, all from the index.
+  downloadBuckets: [{ key: { day: 1, package: 1, count: 1 }, name: 'downloads_by_day' }],
   publishTokens: [
     // The insert is the uniqueness check of a secret (src/tokens/publish-token.ops.ts); authentication looks it up here.
     { key: { secretHash: 1 }, name: 'publish_tokens_by_secret', unique: true },

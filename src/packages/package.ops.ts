@@ -19,6 +19,8 @@ export interface ReleaseDoc {
    * existed) when not yanked. One subdocument, so a yank changes one path of one array element.
    */
   yank?: { reason: string | null } | null;
+  /** Downloads of this release (src/downloads/download.ops.ts); absent until its first. */
+  downloads?: number;
 }
 
 export interface PackageDoc {

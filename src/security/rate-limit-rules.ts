@@ -34,6 +34,8 @@ export const DEFAULT_RATE_LIMITS = {
   deleteReleaseDraft: '30/60',
   createPublishToken: '10/60',
   revokePublishToken: '30/60',
+  recordDownload: '600/60',
+  'recordDownload@ip': '1200/60',
 } as const satisfies Readonly<Record<string, string>>;
 
 /** A rule a mutation declares (src/mutation-kit.ts); its "@ip" variant applies too when configured. */

@@ -1,6 +1,7 @@
 // `npm run verify`: recounts every derived figure from the primary documents and compares it with the kept one. It is
 // the crash tests' oracle and the operators' alarm: a difference nobody is finishing is a bug (docs/effects.md).
 import type { Db } from 'mongodb';
+import { verifyDownloads } from '../downloads/download.ops.js';
 import { verifyCredits } from '../credits/credits-verify.ops.js';
 
 export interface Difference {
@@ -75,8 +76,9 @@ export async function verifyRegistry(db: Db): Promise<Verification> {
     }
   }
   const credits = await verifyCredits(db);
+  const downloads = await verifyDownloads(db);
   return {
-    differences: [...differences, ...credits.differences],
+    differences: [...differences, ...credits.differences, ...downloads],
     packagesChecked,
     postsChecked,
     balancesChecked: credits.balancesChecked,

@@ -58,3 +58,10 @@ export async function naiveInsertPublishToken(db: Db, userId: string, source: ()
     return;
   }
 }
+
+/** Naive recordDownload: reads the day's bucket, adds one in memory, writes it back. */
+export async function naiveRecordDownload(db: Db, bucketId: string): Promise<void> {
+  const buckets = db.collection<{ _id: string; count: number }>('naiveDownloadBuckets');
+  const bucket = await buckets.findOne({ _id: bucketId });
+  await buckets.updateOne({ _id: bucketId }, { $set: { count: (bucket?.count ?? 0) + 1 } }, { upsert: true });
+}

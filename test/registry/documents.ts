@@ -2,7 +2,7 @@
 const ERROR_FIELDS = `... on Error { code message } ... on ValidationError { problems { path message } }`;
 const CONFLICT_FIELDS = `${ERROR_FIELDS} ... on ConflictError { currentVersion }`;
 
-export const RELEASE_FIELDS = `version sizeBytes notes yanked yankedReason`;
+export const RELEASE_FIELDS = `version sizeBytes notes yanked yankedReason downloads`;
 
 export const YANK_RELEASE = `mutation ($input: YankReleaseInput!) {
   yankRelease(input: $input) { __typename ... on YankReleaseSuccess { release { ${RELEASE_FIELDS} } package { latestRelease { version } } } ${ERROR_FIELDS} }

@@ -189,6 +189,7 @@ function validCall(mutation: string): [string, Record<string, unknown>] {
     publishReleaseDraft: { packageName: 'missing', version: '1.0.0' },
     deleteReleaseDraft: { packageName: 'missing', version: '1.0.0' },
     createPublishToken: { name: 'ci', packageNames: ['missing'] },
+    recordDownload: { packageName: 'missing', version: '1.0.0' },
   };
   return callWith(mutation, inputs[mutation], MISSING_POST);
 }
@@ -210,6 +211,7 @@ function invalidCall(mutation: string): [string, Record<string, unknown>] {
     publishReleaseDraft: { packageName: '', version: 'x' },
     deleteReleaseDraft: { packageName: '', version: 'x' },
     createPublishToken: { name: '', packageNames: [] },
+    recordDownload: { packageName: '', version: '' },
   };
   return callWith(mutation, inputs[mutation], 'x');
 }
