@@ -212,10 +212,28 @@ function writeReply(out: WriteOutcome): Document {
   return reply;
 }
 
-function insertDocument(coll: Collection, raw: unknown): Document {
+/**
+ * A collection's validator (a query), as mongod applies it: strict checks every insert and update, moderate
+ * skips updates of documents that already failed it, off and bypassDocumentValidation skip it; with
+ * validationAction "warn" a failing document is still written.
+ */
+function checkValidator(coll: Collection, doc: Document, before: Document | undefined, bypass: boolean): void {
+  const validator = coll.options.validator as Document | undefined;
+  if (!validator || bypass) return;
+  const level = coll.options.validationLevel ?? 'strict';
+  if (level === 'off') return;
+  const query = compileQuery(validator);
+  if (query.test(doc)) return;
+  if (level === 'moderate' && before && !query.test(before)) return;
+  if (coll.options.validationAction === 'warn') return;
+  throw new DbError(121, 'Document failed validation', { errInfo: { failingDocumentId: doc._id, details: { operatorName: '$and', clausesNotSatisfied: [] } } });
+}
+
+function insertDocument(coll: Collection, raw: unknown, bypass = false): Document {
   let doc = asDoc(raw, 'documents');
   if (doc._id === undefined) doc = { _id: new ObjectId(), ...doc };
   validateStoredDoc(doc, 'insert');
+  checkValidator(coll, doc, undefined, bypass);
   coll.insert(doc);
   return doc;
 }
@@ -229,7 +247,7 @@ function insert(ctx: CommandContext, cmd: Document, db: string): Document {
   const out: WriteOutcome = { n: 0, writeErrors: [] };
   for (let i = 0; i < docs.length; i++) {
     try {
-      insertDocument(coll, docs[i]);
+      insertDocument(coll, docs[i], cmd.bypassDocumentValidation === true);
       out.n++;
     } catch (err) {
       out.writeErrors.push(writeError(i, err));
@@ -241,7 +259,7 @@ function insert(ctx: CommandContext, cmd: Document, db: string): Document {
 
 const UPDATE_STATEMENT_FIELDS = new Set(['q', 'u', 'upsert', 'multi', 'arrayFilters', 'hint', 'c', 'sort', 'collation', 'upsertSupplied']);
 
-function updateStatement(coll: Collection, stmt: Document): { n: number; nModified: number; upsertedId?: unknown } {
+function updateStatement(coll: Collection, stmt: Document, bypass = false): { n: number; nModified: number; upsertedId?: unknown } {
   for (const k in stmt) if (!UPDATE_STATEMENT_FIELDS.has(k)) throw new DbError(40415, `BSON field 'update.updates.${k}' is an unknown field.`);
   refuseCollation(stmt.collation);
   if (stmt.u === undefined || stmt.u === null || typeof stmt.u !== 'object') throw new DbError(9, 'update statement requires a u field of type object or array');
@@ -264,6 +282,7 @@ function updateStatement(coll: Collection, stmt: Document): { n: number; nModifi
       return { n: 0, nModified: 0 };
     }
     const doc = computeUpsert(spec);
+    checkValidator(coll, doc, undefined, bypass);
     coll.insert(doc);
     return { n: 1, nModified: 0, upsertedId: doc._id };
   }
@@ -271,6 +290,7 @@ function updateStatement(coll: Collection, stmt: Document): { n: number; nModifi
   for (const doc of matched) {
     const { doc: next, changed } = computeUpdate(doc, spec);
     if (!changed) continue;
+    checkValidator(coll, next, doc, bypass);
     coll.replace(doc, next);
     nModified++;
   }
@@ -292,7 +312,7 @@ function update(ctx: CommandContext, cmd: Document, db: string): Document {
         updateStatement(new Collection(db, name), stmt);
         continue;
       }
-      const r = updateStatement(coll, letVars ? { ...stmt, c: { ...letVars, ...((stmt.c as Document) ?? {}) } } : stmt);
+      const r = updateStatement(coll, letVars ? { ...stmt, c: { ...letVars, ...((stmt.c as Document) ?? {}) } } : stmt, cmd.bypassDocumentValidation === true);
       out.n += r.n;
       out.nModified! += r.nModified;
       if (r.upsertedId !== undefined) out.upserted!.push({ index: i, _id: r.upsertedId });
@@ -366,11 +386,15 @@ function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document
       return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
     }
     const doc = computeUpsert(spec);
+    checkValidator(coll, doc, undefined, cmd.bypassDocumentValidation === true);
     coll.insert(doc);
     return { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: cmd.new === true ? project(doc) : null, ok: 1 };
   }
   const { doc: next, changed } = computeUpdate(target, spec);
-  if (changed) coll!.replace(target, next);
+  if (changed) {
+    checkValidator(coll!, next, target, cmd.bypassDocumentValidation === true);
+    coll!.replace(target, next);
+  }
   return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new === true ? next : target), ok: 1 };
 }
 
@@ -402,7 +426,7 @@ function bulkWrite(ctx: CommandContext, cmd: Document, db: string): Document {
       const target = namespaces[asNumber(op[kind]) ?? -1];
       if (!target) throw new DbError(2, `BulkWrite ops entry ${idx} has an invalid nsInfo index`);
       if (kind === 'insert') {
-        insertDocument(ctx.store.ensureCollection(target.db, target.coll), op.document);
+        insertDocument(ctx.store.ensureCollection(target.db, target.coll), op.document, cmd.bypassDocumentValidation === true);
         totals.nInserted++;
         if (!errorsOnly) results.push({ ok: 1, idx, n: 1 });
       } else if (kind === 'update') {
@@ -410,7 +434,7 @@ function bulkWrite(ctx: CommandContext, cmd: Document, db: string): Document {
         for (const k of ['arrayFilters', 'hint', 'sort', 'collation'] as const) if (op[k] !== undefined) stmt[k] = op[k];
         if (letVars || op.constants) stmt.c = { ...letVars, ...((op.constants as Document) ?? {}) };
         const coll = ctx.store.getCollection(target.db, target.coll) ?? (stmt.upsert ? ctx.store.ensureCollection(target.db, target.coll) : new Collection(target.db, target.coll));
-        const r = updateStatement(coll, stmt);
+        const r = updateStatement(coll, stmt, cmd.bypassDocumentValidation === true);
         totals.nMatched += r.upsertedId === undefined ? r.n : 0;
         totals.nModified += r.nModified;
         if (r.upsertedId !== undefined) totals.nUpserted++;
@@ -877,7 +901,39 @@ function create(ctx: CommandContext, cmd: Document, db: string): Document {
     ctx.store.ensureCollection(db, name, { viewOn: cmd.viewOn, pipeline });
     return { ok: 1 };
   }
-  ctx.store.ensureCollection(db, name);
+  ctx.store.ensureCollection(db, name, validationOptions(cmd, {}));
+  return { ok: 1 };
+}
+
+/** validator / validationLevel / validationAction of create and collMod, checked like mongod's parser. */
+function validationOptions(cmd: Document, base: Document): Document {
+  const out: Document = { ...base };
+  if (cmd.validator !== undefined) {
+    const v = asDoc(cmd.validator, 'validator');
+    if (/"\$jsonSchema"/.test(JSON.stringify(v))) {
+      throw notSupported('$jsonSchema validators are not supported by the embedded database; use a query validator or a real MongoDB');
+    }
+    compileQuery(v); // a bad operator fails here, not on the first insert
+    if (Object.keys(v).length) out.validator = v;
+    else delete out.validator;
+  }
+  if (cmd.validationLevel !== undefined) {
+    if (!['off', 'strict', 'moderate'].includes(cmd.validationLevel as string)) throw new DbError(2, `Enumeration value '${String(cmd.validationLevel)}' for field 'validationLevel' is not a valid value.`);
+    out.validationLevel = cmd.validationLevel;
+  }
+  if (cmd.validationAction !== undefined) {
+    if (!['error', 'warn'].includes(cmd.validationAction as string)) throw new DbError(2, `Enumeration value '${String(cmd.validationAction)}' for field 'validationAction' is not a valid value.`);
+    out.validationAction = cmd.validationAction;
+  }
+  return out;
+}
+
+function collMod(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'collMod');
+  const coll = ctx.store.getCollection(db, name);
+  if (!coll) throw new DbError(26, `ns does not exist: ${db}.${name}`);
+  if (typeof coll.options.viewOn === 'string') throw new DbError(ErrorCodes.CommandNotSupportedOnView, `Namespace ${db}.${name} is a view, not a collection`);
+  ctx.store.setOptions(db, name, validationOptions(cmd, coll.options));
   return { ok: 1 };
 }
 
@@ -952,7 +1008,7 @@ function listCollections(ctx: CommandContext, cmd: Document, db: string): Docume
       ? { name: c.name, type: c.options.viewOn ? 'view' : 'collection' }
       : c.options.viewOn
         ? { name: c.name, type: 'view', options: { viewOn: c.options.viewOn, pipeline: c.options.pipeline }, info: { readOnly: true } }
-        : { name: c.name, type: 'collection', options: {}, info: { readOnly: false, uuid: c.uuid }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
+        : { name: c.name, type: 'collection', options: { ...c.options }, info: { readOnly: false, uuid: c.uuid }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
   );
   const filter = asDoc(cmd.filter, 'filter');
   if (Object.keys(filter).length) docs = docs.filter((d) => compileQuery(filter).test(d));
@@ -1178,7 +1234,8 @@ const COMMANDS: Record<string, CommandDef> = {
   listIndexes: { handler: listIndexes, allowed: ['cursor'] },
   dropIndexes: { handler: dropIndexes, allowed: ['index'] },
   deleteIndexes: { handler: dropIndexes, allowed: ['index'] },
-  create: { handler: create, allowed: ['idIndex', 'collation', 'viewOn', 'pipeline'], refused: ['capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'timeseries', 'clusteredIndex', 'changeStreamPreAndPostImages', 'expireAfterSeconds', 'storageEngine', 'indexOptionDefaults', 'encryptedFields'] },
+  collMod: { handler: collMod, allowed: ['validator', 'validationLevel', 'validationAction'], refused: ['index', 'expireAfterSeconds', 'viewOn', 'pipeline', 'changeStreamPreAndPostImages', 'cappedSize', 'cappedMax', 'timeseries', 'clusteredIndex', 'dryRun'] },
+  create: { handler: create, allowed: ['idIndex', 'collation', 'viewOn', 'pipeline', 'validator', 'validationLevel', 'validationAction'], refused: ['capped', 'size', 'max', 'timeseries', 'clusteredIndex', 'changeStreamPreAndPostImages', 'expireAfterSeconds', 'storageEngine', 'indexOptionDefaults', 'encryptedFields'] },
   drop: { handler: drop },
   listCollections: { handler: listCollections, allowed: ['filter', 'nameOnly', 'authorizedCollections', 'cursor'] },
   listDatabases: { handler: listDatabases, allowed: ['filter', 'nameOnly', 'authorizedDatabases'] },

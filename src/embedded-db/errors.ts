@@ -25,6 +25,7 @@ export const CODE_NAMES: Record<number, string> = {
   10334: 'BSONObjectTooLarge',
   40324: 'Location40324',
   40602: 'Location40602',
+  121: 'DocumentValidationFailure',
   165: 'ViewDepthLimitExceeded',
   166: 'CommandNotSupportedOnView',
   167: 'OptionNotSupportedOnView',

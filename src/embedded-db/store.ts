@@ -19,6 +19,7 @@ export type WriteOp =
   | { op: 'i' | 'u'; db: string; c: string; d: Document }
   | { op: 'd'; db: string; c: string; id: unknown }
   | { op: 'cc'; db: string; c: string; options: Document }
+  | { op: 'cm'; db: string; c: string; options: Document }
   | { op: 'dc'; db: string; c: string }
   | { op: 'ci'; db: string; c: string; spec: Document }
   | { op: 'di'; db: string; c: string; name: string }
@@ -208,6 +209,15 @@ export class Store {
     return coll;
   }
 
+  /** collMod: replaces a collection's options (validator, validation level / action). */
+  setOptions(db: string, name: string, options: Document): void {
+    const coll = this.getCollection(db, name);
+    if (!coll) return;
+    for (const k of Object.keys(coll.options)) delete coll.options[k];
+    Object.assign(coll.options, options);
+    this.onWrite?.({ op: 'cm', db, c: name, options });
+  }
+
   dropDatabase(db: string): void {
     if (this.dbs.delete(db)) this.onWrite?.({ op: 'dd', db });
   }
@@ -223,6 +233,7 @@ export class Store {
       this.dropCollection(op.db, op.c);
       return;
     }
+    if (op.op === 'cm') return this.setOptions(op.db, op.c, op.options);
     const coll = this.getCollection(op.db, op.c);
     if (!coll) throw new Error(`change to ${op.db}.${op.c}, which does not exist`);
     switch (op.op) {
