@@ -1,5 +1,6 @@
 // Every bench scenario in run order, and the request counts of a full and a quick run.
 import type { Scenario, ScenarioCounts } from './common.js';
+import { sponsorTransfer } from './credits.js';
 import { downloadBurst } from './downloads.js';
 import { createSameName, publishDistinctVersions, publishSameVersion, updateSameVersion } from './packages.js';
 import { likeDistinctUsers, likeSameUser, likeUnlikeInterleaved, recordViews } from './posts.js';
@@ -14,6 +15,7 @@ export const SCENARIOS: readonly Scenario[] = [
   createSameName,
   updateSameVersion,
   downloadBurst,
+  sponsorTransfer,
 ];
 
 export const FULL_COUNTS: ScenarioCounts = {
