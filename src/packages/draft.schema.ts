@@ -25,8 +25,11 @@ builder.objectField(Package, 'drafts', (t) =>
   t.field({
     type: [ReleaseDraft],
     nullable: true,
-    description: 'Drafts, highest version first: for the package’s maintainers only; null for anyone else.',
-    resolve: (p, _args, ctx) => (ctx.viewer ? findDrafts(ctx.db, p._id, ctx.viewer.id) : null),
+    description: 'Drafts, highest version first: for the package’s maintainers only (and their publish tokens scoped to it); null for anyone else.',
+    resolve: (p, _args, ctx) => {
+      if (!ctx.viewer || (ctx.viewer.publishToken && !ctx.viewer.publishToken.packageNames.includes(p._id))) return null;
+      return findDrafts(ctx.db, p._id, ctx.viewer.id);
+    },
   }),
 );
 

@@ -81,6 +81,10 @@ describe('authenticating with a publish token', () => {
     const create = await api.gql(CREATE_PUBLISH_TOKEN, { input: { name: 'x', packageNames: ['ci-pkg'] } }, draftHeaders);
     expect(create.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect((await api.gql(`{ viewer { id publishTokens { id } } }`, {}, draftHeaders)).data!.viewer).toEqual({ id: 'alice', publishTokens: null });
+    // Drafts are readable with the token only for its own packages.
+    await api.gql(CREATE_DRAFT, { input: { packageName: 'other-pkg', version: '0.0.1' } }, { token: alice });
+    const visible = await api.gql(`{ a: package(name: "ci-pkg") { drafts { version } } b: package(name: "other-pkg") { drafts { version } } }`, {}, draftHeaders);
+    expect(visible.data).toEqual({ a: { drafts: [] }, b: { drafts: null } });
     const stored = (await api.db.collection('packages').findOne({ _id: 'ci-pkg' as never }))!;
     expect(stored.releases.map((r: { version: string; yank?: unknown }) => [r.version, r.yank ?? null])).toEqual([['1.1.0', null], ['1.0.0', null]]);
   });
