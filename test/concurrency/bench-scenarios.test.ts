@@ -66,8 +66,6 @@ describe('bench scenarios, small', () => {
       if (scenario.name === 'record-view' || scenario.name === 'download-burst') expect(byVariant(results, 'rmw')!.lost).toBeGreaterThan(0);
       // Read-check-then-write lets wallets pay more than they hold.
       if (scenario.name === 'sponsor-transfer') expect(byVariant(results, 'rmw')!.duplicates).toBeGreaterThan(0);
-      // Read-check-then-write lets wallets pay more than they hold.
-      if (scenario.name === 'sponsor-transfer') expect(byVariant(results, 'rmw')!.duplicates).toBeGreaterThan(0);
     });
   }
 });
