@@ -190,6 +190,9 @@ function validCall(mutation: string): [string, Record<string, unknown>] {
     deleteReleaseDraft: { packageName: 'missing', version: '1.0.0' },
     createPublishToken: { name: 'ci', packageNames: ['missing'] },
     recordDownload: { packageName: 'missing', version: '1.0.0' },
+    sponsorPackage: { packageName: 'missing', amount: 1 },
+    withdrawSponsorship: { packageName: 'missing', amount: 1 },
+    requestPayout: { amount: 1 },
   };
   return callWith(mutation, inputs[mutation], MISSING_POST);
 }
@@ -212,6 +215,9 @@ function invalidCall(mutation: string): [string, Record<string, unknown>] {
     deleteReleaseDraft: { packageName: '', version: 'x' },
     createPublishToken: { name: '', packageNames: [] },
     recordDownload: { packageName: '', version: '' },
+    sponsorPackage: { packageName: '', amount: 0 },
+    withdrawSponsorship: { packageName: '', amount: 0 },
+    requestPayout: { amount: 0 },
   };
   return callWith(mutation, inputs[mutation], 'x');
 }
