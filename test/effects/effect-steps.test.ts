@@ -2,7 +2,7 @@
 // writes (the database is real; only the caller stops, as a killed process would), then finished by a retry of the
 // same request, by a repair run, or by both at once; a stale party that applies a step after it was over is undone.
 // Each case ends with verify's recount: 0 differences, nothing pending, no step mark left.
-import { MongoClient, ObjectId, type Collection, type Db } from 'mongodb';
+import { MongoClient, ObjectId, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureIndexes } from '../../src/db/indexes.js';
 import { completeEffect, type EffectRecord } from '../../src/effects/effect.ops.js';
@@ -11,33 +11,7 @@ import { insertPackage } from '../../src/packages/package.ops.js';
 import { createPost, deletePostIfVersion } from '../../src/posts/post.ops.js';
 import { verifyRegistry } from '../../src/stats/verify.ops.js';
 import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
-
-const WRITE_METHODS = new Set(['insertOne', 'updateOne', 'deleteOne', 'findOneAndUpdate', 'findOneAndDelete']);
-
-class Stopped extends Error {}
-
-/** The same database, but the caller stops (throws) instead of sending its write number `limit + 1`. */
-function stoppingAfter(db: Db, limit: number): Db {
-  let writes = 0;
-  return new Proxy(db, {
-    get(target, prop, receiver) {
-      if (prop !== 'collection') return Reflect.get(target, prop, receiver);
-      return (name: string) =>
-        new Proxy(target.collection(name), {
-          get(collection: Collection, method, inner) {
-            const value = Reflect.get(collection, method, inner) as unknown;
-            if (typeof value !== 'function') return value;
-            if (!WRITE_METHODS.has(String(method))) return value.bind(collection);
-            return (...args: unknown[]) => {
-              if (writes >= limit) throw new Stopped(`stopped before write ${writes + 1}`);
-              writes += 1;
-              return (value as (...a: unknown[]) => unknown).apply(collection, args);
-            };
-          },
-        });
-    },
-  });
-}
+import { Stopped, stoppingAfter } from '../helpers/stopping-db.js';
 
 let client: MongoClient;
 let db: Db;
