@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
 import { creditPurchase, sponsorPackage } from '../../src/credits/credits.ops.js';
+import { insertPackage } from '../../src/packages/package.ops.js';
 import { naiveSponsor } from '../../test/concurrency/naive-credits-ops.js';
 import { SPONSOR } from '../../test/credits/documents.js';
 import { Checks, driverLoad, graphqlLoad, type Scenario, signTokens, type Variant, variantResult, wantsVariant } from './common.js';
@@ -73,20 +74,7 @@ export const sponsorTransfer: Scenario = {
       const prefix = `sponsor-${variant}-${Date.now().toString(36)}`;
       const pkg = `${prefix}-pkg`;
       const now = new Date();
-      await env.db.collection('packages').insertOne({
-        _id: pkg as never,
-        displayName: pkg,
-        summary: 'bench',
-        description: '',
-        maintainers: ['bench-maintainer'],
-        keywords: [],
-        releases: [],
-        releaseCount: 0,
-        postCount: 0,
-        version: 1,
-        createdAt: now,
-        lastUpdated: now,
-      });
+      await insertPackage(env.db, { name: pkg, displayName: pkg, summary: 'bench', maintainerId: 'bench-maintainer' });
       for (let w = 0; w < WALLETS; w++) await creditPurchase(env.db, { id: `evt_${prefix}_${w}`, userId: `${prefix}-${w}`, amount: funds, created: now });
       env.log?.(`${this.name} / ${variant}: ${perWallet * WALLETS} sponsorships from ${WALLETS} wallets of ${funds}`);
       const load = await run(prefix, pkg);

@@ -9,6 +9,7 @@ import { MongoClient } from 'mongodb';
 import { signToken } from '../../src/auth/token.js';
 import { creditPurchase } from '../../src/credits/credits.ops.js';
 import { ensureIndexes } from '../../src/db/indexes.js';
+import { insertPackage } from '../../src/packages/package.ops.js';
 import { CRASH_FAULTS, runNpmScript, type ScriptRun } from '../effects/crash-harness.js';
 import { startDbProcess, startFleet } from '../effects/crash-processes.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
@@ -49,21 +50,7 @@ export async function runSponsorCrash(options: { ops: number; instances?: number
     const db = mongo.db(dbName);
     await ensureIndexes(db);
     for (let p = 0; p < PACKAGES; p++) {
-      const now = new Date();
-      await db.collection('packages').insertOne({
-        _id: `pkg-${p}` as never,
-        displayName: `pkg-${p}`,
-        summary: 's',
-        description: '',
-        maintainers: [`wallet-${p}`],
-        keywords: [],
-        releases: [],
-        releaseCount: 0,
-        postCount: 0,
-        version: 1,
-        createdAt: now,
-        lastUpdated: now,
-      });
+      await insertPackage(db, { name: `pkg-${p}`, displayName: `pkg-${p}`, summary: 's', maintainerId: `wallet-${p}` });
     }
     for (let w = 0; w < WALLETS; w++) await creditPurchase(db, { id: `evt_crash_${w}`, userId: `wallet-${w}`, amount: FUNDS, created: new Date() });
     proxy.setFaults(CRASH_FAULTS);
