@@ -234,6 +234,23 @@ const UPDATE_OPS = updateOps as unknown as Record<string, UpdateOpFactory>;
 export const isUpdateOperator = (op: string): boolean => op in UPDATE_OPS;
 
 /**
+ * mingo 7 checks conflicts on the path before the first positional element only, so `a.$[e].x` and `a.$[e].y` in
+ * one operator look like two updates of `a`. Each positional path gets its own operator call (real conflicts were
+ * already refused by the update's own path check, as mongod does).
+ */
+function splitPositional(spec: Document): Document[] {
+  const keys = Object.keys(spec);
+  if (keys.length < 2 || !keys.some((k) => k.includes('$'))) return [spec];
+  const plain: Document = {};
+  const parts: Document[] = [plain];
+  for (const k of keys) {
+    if (k.includes('$')) parts.push({ [k]: spec[k] });
+    else plain[k] = spec[k];
+  }
+  return Object.keys(plain).length ? parts : parts.slice(1);
+}
+
+/**
  * Applies update operators to `doc` in place with mingo's operator implementations; returns the modified paths
  * (empty when nothing changed). `condition` is only needed for the positional `$` operator.
  */
@@ -243,7 +260,7 @@ export function applyUpdateOperators(doc: Document, modifier: Document, arrayFil
   for (const op of Object.keys(modifier)) {
     const factory = UPDATE_OPS[op];
     if (!factory) throw new DbError(9, `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
-    fns.push(factory(modifier[op] as Document, arrayFilters ?? [], opts));
+    for (const part of splitPositional(modifier[op] as Document)) fns.push(factory(part, arrayFilters ?? [], opts));
   }
   const fields: string[] = [];
   for (const fn of fns) for (const f of fn(doc)) fields.push(f);

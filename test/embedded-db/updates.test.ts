@@ -56,6 +56,30 @@ describe('update operators', () => {
     expect(await c.findOne({ _id: 3 as never })).toEqual({ _id: 3, items: [{ k: 'a', v: 1 }, { k: 'b', v: 7 }], grades: [80, 96, 101] });
   });
 
+  it('several fields under one positional or filtered element in one operator', async () => {
+    const c = fresh();
+    await c.insertOne({ _id: 4 as never, a: [{ k: 1 }, { k: 2 }, { k: 2 }], items: [{ k: 'a' }, { k: 'b' }] });
+    const r = await c.updateOne(
+      { _id: 4 as never, 'items.k': 'b' },
+      { $set: { 'a.$[e].x': 1, 'a.$[e].y': 2, top: true, 'items.$.v': 7, 'items.$.w': 8 }, $inc: { 'a.$[].n': 1, 'a.$[e].m': 5 } },
+      { arrayFilters: [{ 'e.k': 2 }] },
+    );
+    expect(r.modifiedCount).toBe(1);
+    expect(await c.findOne({ _id: 4 as never })).toEqual({
+      _id: 4,
+      a: [
+        { k: 1, n: 1 },
+        { k: 2, x: 1, y: 2, n: 1, m: 5 },
+        { k: 2, x: 1, y: 2, n: 1, m: 5 },
+      ],
+      items: [{ k: 'a' }, { k: 'b', v: 7, w: 8 }],
+      top: true,
+    });
+    // The same element field twice is still a conflict (40), as in mongod.
+    const err = await serverError(c.updateOne({ _id: 4 as never }, { $set: { 'a.$[e].x': 1 }, $inc: { 'a.$[e].x': 1 } }, { arrayFilters: [{ 'e.k': 2 }] }));
+    expect(err.code).toBe(40);
+  });
+
   it('counts only real modifications', async () => {
     const c = fresh();
     await c.insertMany([{ g: 1, v: 1 }, { g: 1, v: 2 }, { g: 1, v: 1 }]);
