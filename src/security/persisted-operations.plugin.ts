@@ -1,9 +1,9 @@
-// Trusted documents: operations from schema/persisted-operations.json are sent by hash
-// (extensions.persistedQuery.sha256Hash). PERSISTED_OPERATIONS decides who may still send arbitrary documents:
+// Trusted documents: operations from schema/operations/persisted-documents.json (GraphQL Code Generator's manifest of
+// the web and mobile operations, `npm run codegen`) are sent by hash (extensions.persistedQuery.sha256Hash). PERSISTED_OPERATIONS decides who may still send arbitrary documents:
 // optional (default) everyone, required only browsers from an allowed origin (the web app), strict nobody.
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import type { Plugin } from 'graphql-yoga';
-import manifest from '../../schema/persisted-operations.json' with { type: 'json' };
+import manifest from '../../schema/operations/persisted-documents.json' with { type: 'json' };
 import { checkOrigin } from './origin.plugin.js';
 import { securitySettings } from './settings.js';
 

@@ -1,17 +1,17 @@
-// Trusted documents: schema/persisted-operations.json is generated from schema/mobile-operations.graphql and
-// current; PERSISTED_OPERATIONS=required runs only its operations, except for browsers from an allowed origin
+// Trusted documents: schema/operations/persisted-documents.json (npm run codegen, kept current by
+// test/web/codegen.test.ts) holds the web and mobile operations; PERSISTED_OPERATIONS=required runs only its operations, except for browsers from an allowed origin
 // (the web app); strict runs only its operations for everyone.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse, validate } from 'graphql';
+import { getOperationAST, parse, validate } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema.js';
-import { buildPersistedManifest, documentHash } from '../../src/security/persisted-manifest.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { postJson, rawRequest, withEnv } from './helpers.js';
 
-const manifest = JSON.parse(readFileSync(new URL('../../schema/persisted-operations.json', import.meta.url), 'utf8')) as Record<string, string>;
-const hashOf = (operationName: string) =>
-  Object.entries(manifest).find(([, doc]) => new RegExp(`^(query|mutation) ${operationName}[ ({]`).test(doc))![0];
+const manifest = JSON.parse(readFileSync(new URL('../../schema/operations/persisted-documents.json', import.meta.url), 'utf8')) as Record<string, string>;
+const hashOf = (operationName: string) => Object.entries(manifest).find(([, doc]) => getOperationAST(parse(doc))?.name?.value === operationName)![0];
+const documentHash = (document: string) => createHash('sha256').update(document, 'utf8').digest('hex');
 const persisted = (operationName: string, variables: Record<string, unknown> = {}) => ({
   operationName,
   variables,
@@ -19,9 +19,12 @@ const persisted = (operationName: string, variables: Record<string, unknown> = {
 });
 
 describe('the manifest', () => {
-  it('is what `npm run persisted-operations` makes of schema/mobile-operations.graphql', () => {
-    const source = readFileSync(new URL('../../schema/mobile-operations.graphql', import.meta.url), 'utf8');
-    expect(buildPersistedManifest(source)).toEqual(manifest);
+  it('holds every operation of schema/mobile-operations.graphql and web/src/operations.graphql', () => {
+    for (const file of ['../../schema/mobile-operations.graphql', '../../web/src/operations.graphql']) {
+      const names = parse(readFileSync(new URL(file, import.meta.url), 'utf8')).definitions.flatMap((d) => (d.kind === 'OperationDefinition' ? [d.name!.value] : []));
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) expect(hashOf(name)).toMatch(/^[0-9a-f]{64}$/);
+    }
   });
 
   it('holds one valid operation per entry, keyed by the sha256 of its text', () => {
