@@ -1,11 +1,11 @@
 // Command dispatch: validates options and executes every supported command synchronously, so each runs atomically.
 import { BSON, Long, ObjectId, type Document } from 'bson';
 import { cloneDeep, resolve as resolvePath } from 'mingo/util';
+import { ChangeStreams, isChangeStream } from './change-stream.js';
 import { CursorManager } from './cursors.js';
 import { DbError, ErrorCodes, badValue, notSupported, toDbError } from './errors.js';
 import { compareBson } from './bson-order.js';
 import { canonicalKey } from './keys.js';
-import { RetryCache } from './retry-cache.js';
 import { compileQuery, evaluateLet, runPipeline, sortDocuments } from './mingo.js';
 import { HINT_ERROR, describePlan, planQuery, runQuery, type QueryStats } from './planner.js';
 import { Collection, Store, validateNamespace } from './store.js';
@@ -25,13 +25,16 @@ export interface ConnectionInfo {
 
 export class CommandContext {
   readonly cursors = new CursorManager();
-  readonly retries = new RetryCache();
   readonly electionId = new ObjectId('7fffffff0000000000000001');
+
+  readonly changeStreams: ChangeStreams;
 
   constructor(
     readonly store: Store,
     readonly info: ServerInfo,
-  ) {}
+  ) {
+    this.changeStreams = new ChangeStreams(store);
+  }
 }
 
 type Handler = (ctx: CommandContext, cmd: Document, db: string, conn: ConnectionInfo) => Document;
@@ -107,6 +110,9 @@ function asDoc(v: unknown, what: string): Document {
   if (typeof v !== 'object' || Array.isArray(v)) throw new DbError(14, `BSON field '${what}' is the wrong type '${Array.isArray(v) ? 'array' : typeof v}', expected type 'object'`);
   return v as Document;
 }
+
+/** A replacement-style update (a document without operators): its change event is a `replace`. */
+const isReplacement = (u: Document | Document[]): boolean => !Array.isArray(u) && !Object.keys(u)[0]?.startsWith('$');
 
 function refuseCollation(v: unknown): void {
   if (v !== undefined && v !== null) throw notSupported('collation is not supported by the embedded database; use a real MongoDB for it');
@@ -291,7 +297,7 @@ function updateStatement(coll: Collection, stmt: Document, bypass = false): { n:
     const { doc: next, changed } = computeUpdate(doc, spec);
     if (!changed) continue;
     checkValidator(coll, next, doc, bypass);
-    coll.replace(doc, next);
+    coll.replace(doc, next, isReplacement(spec.update));
     nModified++;
   }
   return { n: matched.length, nModified };
@@ -393,7 +399,7 @@ function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document
   const { doc: next, changed } = computeUpdate(target, spec);
   if (changed) {
     checkValidator(coll!, next, target, cmd.bypassDocumentValidation === true);
-    coll!.replace(target, next);
+    coll!.replace(target, next, isReplacement(spec.update));
   }
   return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new === true ? next : target), ok: 1 };
 }
@@ -517,12 +523,13 @@ const isNaturalHint = (h: unknown): boolean => typeof h === 'object' && h !== nu
 function getMore(ctx: CommandContext, cmd: Document, db: string): Document {
   const id = asNumber(cmd.getMore) ?? 0;
   const coll = collName(cmd, 'collection');
+  if (ctx.changeStreams.owns(id)) return ctx.changeStreams.getMore(id, `${db}.${coll}`, asNumber(cmd.batchSize), asNumber(cmd.maxTimeMS));
   return ctx.cursors.getMore(id, `${db}.${coll}`, asNumber(cmd.batchSize));
 }
 
 function killCursors(ctx: CommandContext, cmd: Document): Document {
   const ids = Array.isArray(cmd.cursors) ? (cmd.cursors as unknown[]).map((v) => asNumber(v) ?? 0) : [];
-  return ctx.cursors.kill(ids);
+  return ctx.changeStreams.killCursors(ids, (others) => ctx.cursors.kill(others));
 }
 
 /**
@@ -613,7 +620,8 @@ function explain(ctx: CommandContext, cmd: Document, db: string): Document {
 
 const REFUSED_STAGES = new Set(['$changeStream', '$currentOp', '$listSessions', '$listLocalSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
 
-function aggregate(ctx: CommandContext, cmd: Document, db: string, _conn?: ConnectionInfo): Document {
+function aggregate(ctx: CommandContext, cmd: Document, db: string, conn?: ConnectionInfo): Document {
+  if (isChangeStream(cmd.pipeline) && !cmd.explain) return ctx.changeStreams.open(cmd, db, conn?.id);
   const target = cmd.aggregate;
   refuseCollation(cmd.collation);
   if (cmd.explain) {
@@ -1271,12 +1279,11 @@ export function runCommand(ctx: CommandContext, cmd: Document, conn: ConnectionI
       const lsid = (cmd.lsid as Document).id;
       // latin1 of the 16 UUID bytes is the cheapest faithful string form of the session id.
       retryKey = `${lsid instanceof BSON.Binary ? Buffer.from(lsid.buffer.buffer, lsid.buffer.byteOffset, lsid.position).toString('latin1') : canonicalKey(lsid)}:${String(cmd.txnNumber)}:${db}`;
-      const previous = ctx.retries.get(retryKey);
+      const previous = ctx.store.retries.get(retryKey);
       if (previous) return previous;
+      return ctx.store.retryable(retryKey, () => onView(ctx, name, cmd, db, conn) ?? def.handler(ctx, cmd, db, conn));
     }
-    const reply = onView(ctx, name, cmd, db, conn) ?? def.handler(ctx, cmd, db, conn);
-    if (retryKey) ctx.retries.set(retryKey, reply);
-    return reply;
+    return onView(ctx, name, cmd, db, conn) ?? def.handler(ctx, cmd, db, conn);
   } catch (err) {
     return errorReply(err);
   }

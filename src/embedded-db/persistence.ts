@@ -27,20 +27,26 @@ interface CapturedCollection {
   docs: Document[];
 }
 
+interface Captured {
+  colls: CapturedCollection[];
+  /** Replies of retryable writes, so a write retried after a restart is still answered, not applied again. */
+  retries: { key: string; reply: Document; at: number }[];
+}
+
 /** The store's state at one instant; documents are immutable, so holding references is a consistent copy. */
-function capture(store: Store): CapturedCollection[] {
-  const out: CapturedCollection[] = [];
-  for (const [db, colls] of store.dbs) {
-    for (const c of colls.values()) out.push({ db, name: c.name, options: c.options, indexes: c.indexes.map((i) => i.spec), docs: Array.from(c.docs.values()) });
+function capture(store: Store): Captured {
+  const colls: CapturedCollection[] = [];
+  for (const [db, cs] of store.dbs) {
+    for (const c of cs.values()) colls.push({ db, name: c.name, options: c.options, indexes: c.indexes.map((i) => i.spec), docs: Array.from(c.docs.values()) });
   }
-  return out;
+  return { colls, retries: Array.from(store.retries.entries()) };
 }
 
 /**
  * Writes a snapshot covering journal records up to `seq`: temp file, fsync, rename over the old one, fsync the
  * directory. The header and trailer both carry the collection and document counts, so a cut file never loads.
  */
-async function writeSnapshot(dataDir: string, colls: CapturedCollection[], seq: number): Promise<void> {
+async function writeSnapshot(dataDir: string, { colls, retries }: Captured, seq: number): Promise<void> {
   const documents = colls.reduce((n, c) => n + c.docs.length, 0);
   const file = snapshotPath(dataDir);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -61,7 +67,8 @@ async function writeSnapshot(dataDir: string, colls: CapturedCollection[], seq: 
       await push(encodeFrame({ t: 'coll', db: c.db, name: c.name, options: c.options, indexes: c.indexes, count: c.docs.length }));
       for (const d of c.docs) await push(encodeFrame({ t: 'doc' }, d));
     }
-    chunk.push(encodeFrame({ t: 'end', collections: colls.length, documents }));
+    for (const r of retries) await push(encodeFrame({ t: 'retry', key: r.key, at: r.at }, r.reply));
+    chunk.push(encodeFrame({ t: 'end', collections: colls.length, documents, retries: retries.length }));
     await h.write(Buffer.concat(chunk));
     await h.sync();
   } catch (err) {
@@ -93,6 +100,7 @@ async function loadSnapshot(store: Store, dataDir: string): Promise<{ seq: numbe
   if (!header || header.t !== 'header' || header.version !== 2) throw new CorruptFileError(file, MAGIC_SIZE, 'the snapshot header is missing');
   let colls = 0;
   let docs = 0;
+  let retries = 0;
   let current: ReturnType<Store['ensureCollection']> | undefined;
   let expected = 0;
   let ended = false;
@@ -109,8 +117,13 @@ async function loadSnapshot(store: Store, dataDir: string): Promise<{ seq: numbe
       current.insert(f.docs[1]);
       expected--;
       docs++;
+    } else if (meta.t === 'retry' && f.docs[1] && expected === 0) {
+      store.retries.set(meta.key as string, f.docs[1], meta.at as number);
+      retries++;
     } else if (meta.t === 'end') {
-      if (expected !== 0 || meta.collections !== colls || meta.documents !== docs || header.collections !== colls || header.documents !== docs) {
+      // Snapshots written before retry replies were kept have no count for them.
+      const retriesOk = meta.retries === undefined ? retries === 0 : meta.retries === retries;
+      if (expected !== 0 || !retriesOk || meta.collections !== colls || meta.documents !== docs || header.collections !== colls || header.documents !== docs) {
         throw new CorruptFileError(file, f.offset, `record counts do not match (read ${colls} collections and ${docs} documents)`);
       }
       ended = true;
@@ -150,6 +163,16 @@ function loadLegacySnapshot(store: Store, buf: Buffer, file: string): void {
 async function replayJournals(store: Store, dataDir: string, gens: number[], afterSeq: number): Promise<{ seq: number; replayed: number }> {
   let seq = afterSeq;
   let replayed = 0;
+  // Changes of a retryable write wait for its reply record ('rt'): without it the client was never answered.
+  let held: { op: WriteOp; file: string; offset: number; s: number }[] = [];
+  const apply = (op: WriteOp, file: string, offset: number, s: number): void => {
+    try {
+      store.replay(op);
+    } catch (err) {
+      throw new CorruptFileError(file, offset, `record ${s} cannot be replayed (${(err as Error).message})`);
+    }
+    replayed++;
+  };
   for (const gen of gens) {
     const file = path.join(dataDir, journalFileName(gen));
     const buf = await readFile(file);
@@ -161,15 +184,17 @@ async function replayJournals(store: Store, dataDir: string, gens: number[], aft
       const s = meta.s as number;
       if (s <= seq) continue;
       if (s !== seq + 1) throw new CorruptFileError(file, f.offset, `journal record ${s} follows record ${seq}: records are missing`);
-      const { s: _s, ...op } = meta;
+      const { s: _s, r, ...op } = meta;
       if (f.docs[1]) op.d = f.docs[1];
-      try {
-        store.replay(op as WriteOp);
-      } catch (err) {
-        throw new CorruptFileError(file, f.offset, `record ${s} cannot be replayed (${(err as Error).message})`);
-      }
       seq = s;
-      replayed++;
+      if (r) {
+        held.push({ op: op as WriteOp, file, offset: f.offset, s });
+        continue;
+      }
+      if (op.op === 'rt') for (const h of held) apply(h.op, h.file, h.offset, h.s);
+      // Anything else after held changes means their write never finished; they stay out, as at the end.
+      held = [];
+      apply(op as WriteOp, file, f.offset, s);
     }
   }
   return { seq, replayed };

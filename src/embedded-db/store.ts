@@ -4,7 +4,9 @@ import { DbError } from './errors.js';
 import { canonicalKey, getPath } from './keys.js';
 import { compileQuery } from './mingo.js';
 import { runQuery } from './planner.js';
+import { RetryCache } from './retry-cache.js';
 import { SecondaryIndex, type DocKeys } from './secondary-index.js';
+import type { ChangeListener } from './change-stream.js';
 
 /** Kept for callers that only read index metadata (TTL monitor, listIndexes). */
 export type IndexState = SecondaryIndex;
@@ -23,9 +25,12 @@ export type WriteOp =
   | { op: 'dc'; db: string; c: string }
   | { op: 'ci'; db: string; c: string; spec: Document }
   | { op: 'di'; db: string; c: string; name: string }
-  | { op: 'dd'; db: string };
+  | { op: 'dd'; db: string }
+  /** The reply of a retryable write (lsid + txnNumber); its changes before it are tagged `r` and replayed only with it. */
+  | { op: 'rt'; key: string; at: number; d?: Document };
 
-export type WriteListener = (op: WriteOp) => void;
+/** `r` marks a change made by a retryable write whose 'rt' record follows (see Store.retryable). */
+export type WriteListener = (op: WriteOp & { r?: 1 }) => void;
 
 export class Collection {
   readonly docs = new Map<string, Document>();
@@ -40,6 +45,8 @@ export class Collection {
     readonly options: Document = {},
     /** Told about every change after it is applied in memory (the journal); absent for throwaway collections. */
     private readonly onWrite?: WriteListener,
+    /** Told about every change with the version it replaced (change streams). */
+    private readonly onChange?: ChangeListener,
   ) {}
 
   /** Generated on first use: UUIDs cost a random fill, and throwaway Collection objects never need one. */
@@ -109,10 +116,11 @@ export class Collection {
       if (newKeys[i]) idx.add(idKey, newKeys[i]);
     });
     this.onWrite?.({ op: 'i', db: this.db, c: this.name, d: doc });
+    this.onChange?.({ op: 'i', db: this.db, c: this.name, d: doc });
   }
 
   /** Swaps in a new version of a document (same _id) together with its index entries, or throws with nothing changed. */
-  replace(oldDoc: Document, newDoc: Document): void {
+  replace(oldDoc: Document, newDoc: Document, replacement = false): void {
     const idKey = canonicalKey(oldDoc._id);
     const newKeys = this.keysFor(newDoc, idKey);
     this.indexes.forEach((idx, i) => {
@@ -124,6 +132,7 @@ export class Collection {
     });
     this.docs.set(idKey, newDoc);
     this.onWrite?.({ op: 'u', db: this.db, c: this.name, d: newDoc });
+    this.onChange?.({ op: 'u', db: this.db, c: this.name, d: newDoc }, { before: oldDoc, replacement });
   }
 
   remove(doc: Document): void {
@@ -135,6 +144,7 @@ export class Collection {
       if (keys) idx.delete(idKey, keys);
     }
     this.onWrite?.({ op: 'd', db: this.db, c: this.name, id: doc._id });
+    this.onChange?.({ op: 'd', db: this.db, c: this.name, id: doc._id }, { before: doc });
   }
 
   /** Adds an index, building it fully first so a duplicate key leaves the collection unchanged. */
@@ -173,9 +183,38 @@ function formatValue(v: unknown): string {
 
 export class Store {
   readonly dbs = new Map<string, Map<string, Collection>>();
+  /** Replies of retryable writes; part of the durable state, like mongod's config.transactions. */
+  readonly retries = new RetryCache();
   /** Set by the persistence layer while journaling; unset during recovery so replay is not journaled again. */
   onWrite: WriteListener | undefined;
-  private readonly forward: WriteListener = (op) => this.onWrite?.(op);
+  /** Set by the change streams once recovery is over. */
+  onChange: ChangeListener | undefined;
+  private readonly changed: ChangeListener = (op, detail) => this.onChange?.(op, detail);
+  /** True while a retryable write runs: its changes are tagged so that recovery applies them only with its reply. */
+  private retrying = false;
+  private readonly forward: WriteListener = (op) => this.onWrite?.(this.retrying ? { ...op, r: 1 } : op);
+
+  /**
+   * Runs a retryable write (lsid + txnNumber) and remembers its reply. With a journal, its changes and its reply
+   * are recorded together: a crash that keeps the changes but not the reply record rolls the changes back on
+   * recovery (the client was never answered and will retry), so a retry is applied exactly once, as with mongod's
+   * oplog entry and session record written in one storage transaction.
+   */
+  retryable(key: string, run: () => Document): Document {
+    let reply: Document | undefined;
+    this.retrying = true;
+    try {
+      reply = run();
+      return reply;
+    } finally {
+      this.retrying = false;
+      const at = Date.now();
+      // ok: 0 replies are not remembered (mongod re-executes a failed command), but their changes still count.
+      const keep = reply && reply.ok !== 0 ? reply : undefined;
+      if (keep) this.retries.set(key, keep, at);
+      this.onWrite?.({ op: 'rt', key, at, d: keep });
+    }
+  }
 
   getCollection(db: string, name: string): Collection | undefined {
     return this.dbs.get(db)?.get(name);
@@ -191,7 +230,7 @@ export class Store {
     }
     let coll = colls.get(name);
     if (!coll) {
-      coll = new Collection(db, name, options ?? {}, this.forward);
+      coll = new Collection(db, name, options ?? {}, this.forward, this.changed);
       colls.set(name, coll);
       this.onWrite?.({ op: 'cc', db, c: name, options: options ?? {} });
     }
@@ -204,6 +243,7 @@ export class Store {
     if (coll) {
       colls!.delete(name);
       this.onWrite?.({ op: 'dc', db, c: name });
+      this.onChange?.({ op: 'dc', db, c: name });
     }
     if (colls && colls.size === 0) this.dbs.delete(db);
     return coll;
@@ -219,7 +259,10 @@ export class Store {
   }
 
   dropDatabase(db: string): void {
-    if (this.dbs.delete(db)) this.onWrite?.({ op: 'dd', db });
+    const colls = this.dbs.get(db);
+    if (!this.dbs.delete(db)) return;
+    this.onWrite?.({ op: 'dd', db });
+    this.onChange?.({ op: 'dd', db }, { collections: Array.from(colls?.keys() ?? []) });
   }
 
   /** Applies a journaled change during recovery; a change that does not fit the store means the files disagree. */
@@ -234,6 +277,10 @@ export class Store {
       return;
     }
     if (op.op === 'cm') return this.setOptions(op.db, op.c, op.options);
+    if (op.op === 'rt') {
+      if (op.d) this.retries.set(op.key, op.d, op.at);
+      return;
+    }
     const coll = this.getCollection(op.db, op.c);
     if (!coll) throw new Error(`change to ${op.db}.${op.c}, which does not exist`);
     switch (op.op) {
