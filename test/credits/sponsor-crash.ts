@@ -5,14 +5,12 @@
 // balance ever read, conservation, one COMPLETED transfer per acknowledged sponsorship or withdrawal, keyed retries
 // replayed. Reuses the effects crash harness's processes and its fault proxy (test/effects/).
 import { randomBytes } from 'node:crypto';
-import { MongoClient } from 'mongodb';
 import { signToken } from '../../src/auth/token.js';
 import { creditPurchase } from '../../src/credits/credits.ops.js';
 import { ensureIndexes } from '../../src/db/indexes.js';
 import { insertPackage } from '../../src/packages/package.ops.js';
 import { CRASH_FAULTS, runNpmScript, type ScriptRun } from '../effects/crash-harness.js';
-import { startDbProcess, startFleet } from '../effects/crash-processes.js';
-import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { startCrashRig } from '../effects/crash-processes.js';
 import { SPONSOR, WITHDRAW } from './documents.js';
 
 const JWT_SECRET = 'credits-crash-secret-that-is-long-enough-for-hs256';
@@ -39,32 +37,23 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runSponsorCrash(options: { ops: number; instances?: number; kills?: number; concurrency?: number }): Promise<SponsorCrashReport> {
   const { ops, instances = 4, kills = 5, concurrency = 24 } = options;
-  const dbProcess = await startDbProcess();
-  const cleanups: (() => Promise<unknown>)[] = [() => dbProcess.stop()];
+  const rig = await startCrashRig({
+    kind: 'api',
+    instances,
+    dbName: `credits_crash_${randomBytes(4).toString('hex')}`,
+    jwtSecret: JWT_SECRET,
+    driverOptions: { minHeartbeatFrequencyMS: 10, serverSelectionTimeoutMS: 10_000, maxPoolSize: 8 },
+    prepare: async (db, proxy) => {
+      await ensureIndexes(db);
+      for (let p = 0; p < PACKAGES; p++) {
+        await insertPackage(db, { name: `pkg-${p}`, displayName: `pkg-${p}`, summary: 's', maintainerId: `wallet-${p}` });
+      }
+      for (let w = 0; w < WALLETS; w++) await creditPurchase(db, { id: `evt_crash_${w}`, userId: `wallet-${w}`, amount: FUNDS, created: new Date() });
+      proxy.setFaults(CRASH_FAULTS);
+    },
+  });
+  const { dbProcess, proxy, db, dbName, fleet } = rig;
   try {
-    const proxy = await startFaultProxy({ target: dbProcess.uri });
-    cleanups.unshift(() => proxy.close());
-    const mongo = new MongoClient(dbProcess.uri);
-    cleanups.unshift(() => mongo.close());
-    const dbName = `credits_crash_${randomBytes(4).toString('hex')}`;
-    const db = mongo.db(dbName);
-    await ensureIndexes(db);
-    for (let p = 0; p < PACKAGES; p++) {
-      await insertPackage(db, { name: `pkg-${p}`, displayName: `pkg-${p}`, summary: 's', maintainerId: `wallet-${p}` });
-    }
-    for (let w = 0; w < WALLETS; w++) await creditPurchase(db, { id: `evt_crash_${w}`, userId: `wallet-${w}`, amount: FUNDS, created: new Date() });
-    proxy.setFaults(CRASH_FAULTS);
-    const fleet = await startFleet('api', instances, {
-      ...process.env,
-      MONGODB_URI: proxy.uri({ minHeartbeatFrequencyMS: 10, serverSelectionTimeoutMS: 10_000, maxPoolSize: 8 }),
-      MONGODB_DB: dbName,
-      AUTH_JWT_SECRET: JWT_SECRET,
-      RATE_LIMITS: 'off',
-      LOG_LEVEL: 'fatal',
-      DB_TRACE: '0',
-      IDEMPOTENCY_LEASE_SECONDS: '2',
-    });
-    cleanups.unshift(() => fleet.stop());
     const tokens = await Promise.all(Array.from({ length: WALLETS }, (_, w) => signToken(`wallet-${w}`, { secret: JWT_SECRET })));
 
     // The reader: every balance, directly from the database, for as long as the load runs.
@@ -158,7 +147,6 @@ export async function runSponsorCrash(options: { ops: number; instances?: number
       if (result?.transfer && !acknowledged.has(result.transfer.id)) violations.push(`${step.key}: a retry answered a transfer never acknowledged`);
     }
     await fleet.stop();
-    cleanups.shift();
 
     const env = { MONGODB_URI: dbProcess.uri, MONGODB_DB: dbName, LOG_LEVEL: 'fatal' };
     const repair = await runNpmScript('repair', ['--older-than', '0'], env);
@@ -181,6 +169,6 @@ export async function runSponsorCrash(options: { ops: number; instances?: number
     if (lowest < 0) violations.push(`a negative balance was read during the load: ${lowest}`);
     return { ops, instances, kills, loadMs, answers, faults, lowestBalanceRead: lowest, balanceReads: reads, repair, verify, violations };
   } finally {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    await rig.close();
   }
 }

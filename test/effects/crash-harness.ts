@@ -6,11 +6,11 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { MongoClient, type Db } from 'mongodb';
+import { type Db } from 'mongodb';
 import { signToken } from '../../src/auth/token.js';
 import { ensureIndexes } from '../../src/db/indexes.js';
-import { startFaultProxy, type FaultRates } from '../helpers/fault-proxy.js';
-import { REPO_ROOT, startDbProcess, startFleet, type ServerFleet, type ServerKind } from './crash-processes.js';
+import { type FaultRates } from '../helpers/fault-proxy.js';
+import { REPO_ROOT, startCrashRig, type ServerFleet, type ServerKind } from './crash-processes.js';
 
 /** Per database command the proxy may fault, as in the idempotency fault tests: 2.5% in all, 1.5% after the server applied it. */
 export const CRASH_FAULTS: FaultRates = { dropRequest: 0.005, cutRequest: 0.005, dropReply: 0.01, cutReply: 0.005 };
@@ -260,28 +260,18 @@ interface Intent {
 export async function runCrashScenario(options: CrashOptions): Promise<CrashReport> {
   const { kind, counts, instances = 2, minKills = 5, concurrency = 24, faults = CRASH_FAULTS, abandonRate = 0.05 } = options;
   const log = options.log ?? (() => undefined);
-  const dbProcess = await startDbProcess();
-  const cleanups: (() => Promise<unknown>)[] = [() => dbProcess.stop()];
+  const rig = await startCrashRig({
+    kind,
+    instances,
+    dbName: `crash_proof_${kind}_${randomBytes(4).toString('hex')}`,
+    jwtSecret: JWT_SECRET,
+    driverOptions: DRIVER_OPTIONS,
+    prepare: async (db) => {
+      if (kind === 'api') await ensureIndexes(db);
+    },
+  });
+  const { dbProcess, proxy, db, dbName, fleet } = rig;
   try {
-    const proxy = await startFaultProxy({ target: dbProcess.uri });
-    cleanups.unshift(() => proxy.close());
-    const mongo = new MongoClient(dbProcess.uri);
-    cleanups.unshift(() => mongo.close());
-    const dbName = `crash_proof_${kind}_${randomBytes(4).toString('hex')}`;
-    const db = mongo.db(dbName);
-    if (kind === 'api') await ensureIndexes(db);
-    const fleet = await startFleet(kind, instances, {
-      ...process.env,
-      MONGODB_URI: proxy.uri(DRIVER_OPTIONS),
-      MONGODB_DB: dbName,
-      AUTH_JWT_SECRET: JWT_SECRET,
-      RATE_LIMITS: 'off',
-      LOG_LEVEL: 'fatal',
-      DB_TRACE: '0',
-      // A key whose holder was killed is retried after its lease ends: short, so the run is not mostly waiting.
-      IDEMPOTENCY_LEASE_SECONDS: '2',
-    });
-    cleanups.unshift(() => fleet.stop());
     log(`${kind}: database process ${dbProcess.pid} at ${dbProcess.uri}, ${instances} server processes`);
     const client = new Client(fleet, abandonRate);
     const tokens = await Promise.all(AUTHORS.map((id) => signToken(id, { secret: JWT_SECRET })));
@@ -433,7 +423,7 @@ export async function runCrashScenario(options: CrashOptions): Promise<CrashRepo
     }
     return report;
   } finally {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    await rig.close();
   }
 }
 

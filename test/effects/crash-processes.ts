@@ -6,7 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MongoClient, type Db } from 'mongodb';
 import { bundleForNode } from '../../bench/bundle.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -139,4 +141,57 @@ export async function startFleet(kind: ServerKind, count: number, env: NodeJS.Pr
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The whole crash rig: the database process, the fault proxy in front of it, a direct client for seeding and
+ * recounting, and a fleet whose processes reach the database only through the proxy. `prepare` runs before the
+ * fleet starts. close() stops everything, in reverse order; stopping the fleet earlier is harmless.
+ */
+export interface CrashRig {
+  dbProcess: DbProcess;
+  proxy: FaultProxy;
+  db: Db;
+  dbName: string;
+  fleet: ServerFleet;
+  close(): Promise<void>;
+}
+
+export async function startCrashRig(options: {
+  kind: ServerKind;
+  instances: number;
+  dbName: string;
+  jwtSecret: string;
+  driverOptions: Record<string, string | number | boolean>;
+  prepare?: (db: Db, proxy: FaultProxy) => Promise<void>;
+}): Promise<CrashRig> {
+  const dbProcess = await startDbProcess();
+  const cleanups: (() => Promise<unknown>)[] = [() => dbProcess.stop()];
+  const close = async () => {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  };
+  try {
+    const proxy = await startFaultProxy({ target: dbProcess.uri });
+    cleanups.unshift(() => proxy.close());
+    const mongo = new MongoClient(dbProcess.uri);
+    cleanups.unshift(() => mongo.close());
+    const db = mongo.db(options.dbName);
+    await options.prepare?.(db, proxy);
+    const fleet = await startFleet(options.kind, options.instances, {
+      ...process.env,
+      MONGODB_URI: proxy.uri(options.driverOptions),
+      MONGODB_DB: options.dbName,
+      AUTH_JWT_SECRET: options.jwtSecret,
+      RATE_LIMITS: 'off',
+      LOG_LEVEL: 'fatal',
+      DB_TRACE: '0',
+      // A key whose holder was killed is retried after its lease ends: short, so the run is not mostly waiting.
+      IDEMPOTENCY_LEASE_SECONDS: '2',
+    });
+    cleanups.unshift(() => fleet.stop());
+    return { dbProcess, proxy, db, dbName: options.dbName, fleet, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
