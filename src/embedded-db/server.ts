@@ -1,6 +1,7 @@
 // Embedded MongoDB-compatible server: TCP listener speaking the wire protocol on top of the in-memory store.
 import net from 'node:net';
 import type { Document } from 'bson';
+import { deferredReply } from './change-stream.js';
 import { CommandContext, errorReply, runCommand, type ConnectionInfo } from './commands.js';
 import { DbError, toDbError } from './errors.js';
 import type { Journal } from './journal.js';
@@ -83,6 +84,20 @@ function serveConnection(socket: net.Socket, ctx: CommandContext, conn: Connecti
     const before = journal?.appendedSeq ?? 0;
     const reply = runCommand(ctx, parsed.command, conn, parsed.legacyDb);
     if (parsed.moreToCome) return;
+    const later = deferredReply(reply);
+    if (later) {
+      // An awaitData getMore waiting for change events: its reply takes its turn in the connection's queue.
+      const next: Promise<void> = (queue ?? Promise.resolve())
+        .then(() => later)
+        .then((r) => {
+          if (!socket.destroyed) socket.write(encodeOpMsg(requestId, r));
+        })
+        .finally(() => {
+          if (queue === next) queue = undefined;
+        });
+      queue = next;
+      return;
+    }
     let waitFor = 0;
     if (journal && waitsForJournal(parsed.command)) {
       // A retried write may be answered from the retry cache while its first attempt is still in the group commit.
@@ -179,6 +194,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
       sockets.delete(socket);
       // Cursors a connection opened die with it, as in mongod.
       ctx?.cursors.closeConnection(conn.id);
+      ctx?.changeStreams.closeConnection(conn.id);
     });
     serveConnection(socket, ctx, conn, journal);
   });
@@ -220,6 +236,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
       for (const s of sockets) s.destroy();
       await closed;
       context.cursors.clear();
+      context.changeStreams.clear();
       await persistence?.close();
     })();
     return stopped;

@@ -74,8 +74,8 @@ describe('command errors', () => {
     expect(collation.message).toMatch(/collation/);
     const capped = await serverError(db.createCollection('capped', { capped: true, size: 4096 }));
     expect(capped.code).toBe(115);
-    const changeStream = await serverError(c.aggregate([{ $changeStream: {} }]).toArray());
-    expect(changeStream.code).toBe(115);
+    const preImages = await serverError(c.watch([], { fullDocumentBeforeChange: 'required' }).tryNext());
+    expect(preImages.code).toBe(115);
     const where = await serverError(c.find({ $where: 'true' }).toArray());
     expect(where.code).toBe(2);
   });
