@@ -2,7 +2,7 @@
 import { createYoga } from 'graphql-yoga';
 import { createContext, type Context } from './context.js';
 import { useDbTrace } from './db/db-trace.plugin.js';
-import { useCacheHints } from './downloads/cache-hint.plugin.js';
+import { useCacheControl } from './http/cache-control.plugin.js';
 import { useIdempotencyKeys } from './idempotency/idempotency.plugin.js';
 import { logger } from './logger.js';
 import { schema } from './schema.js';
@@ -25,5 +25,5 @@ export const yoga = createYoga<Record<string, unknown>, Context>({
   batching: false,
   // Replaced by the MAX_BODY_BYTES check in securityPlugins(), which answers 413 the same way.
   maxRequestBodySize: false,
-  plugins: [...securityPlugins(), useDbTrace(), useIdempotencyKeys(), useCacheHints()],
+  plugins: [...securityPlugins(), useDbTrace(), useIdempotencyKeys(), useCacheControl()],
 });

@@ -4,6 +4,7 @@ import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@poth
 import { GraphQLError } from 'graphql';
 import * as z from 'zod/mini';
 import { builder } from '../builder.js';
+import { cacheHint } from '../http/cache-control.plugin.js';
 import { ForbiddenError, InsufficientFundsError, NotFoundError } from '../errors.js';
 import { defineMutation } from '../mutation-kit.js';
 import { assertPageSize } from '../pagination.js';
@@ -98,12 +99,14 @@ builder.objectFields(User, (t) => ({
   credits: t.int({
     nullable: true,
     description: `The wallet's balance in the smallest unit. ${PRIVATE}`,
+    extensions: cacheHint({ private: true }),
     resolve: (user, _args, ctx) => (ctx.viewer?.id === user.id ? findCredits(ctx.db, user.id) : null),
   }),
   transfers: t.connection({
     type: Transfer,
     nullable: true,
     description: `Sponsorships made and withdrawals received, newest first. ${PRIVATE}`,
+    extensions: cacheHint({ private: true }),
     resolve: (user, args, ctx) => {
       if (ctx.viewer?.id !== user.id) return null;
       assertPageSize(args);
@@ -116,6 +119,7 @@ builder.objectFields(User, (t) => ({
     type: Payout,
     nullable: true,
     description: `Payouts requested, newest first. ${PRIVATE}`,
+    extensions: cacheHint({ private: true }),
     resolve: (user, args, ctx) => {
       if (ctx.viewer?.id !== user.id) return null;
       assertPageSize(args);

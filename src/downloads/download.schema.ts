@@ -2,6 +2,7 @@
 // recordDownload mutation (docs/registry.md).
 import * as z from 'zod/mini';
 import { builder } from '../builder.js';
+import { cacheHint } from '../http/cache-control.plugin.js';
 import type { Context } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { defineMutation } from '../mutation-kit.js';
@@ -9,7 +10,6 @@ import { normalizePackageName, PackageNameSchema } from '../packages/package-nam
 import type { PackageDoc, ReleaseDoc } from '../packages/package.ops.js';
 import { Package, Release } from '../packages/package.schema.js';
 import { parseQueryArg } from '../validation.js';
-import { hintCacheable } from './cache-hint.plugin.js';
 import { findPackageDownloads, findTopPackageNames, findTrendingPackages, recordDownload, type PackageDownloads as PackageDownloadsShape } from './download.ops.js';
 
 /** How long shared caches may keep trendingPackages and topPackages answers. */
@@ -80,20 +80,20 @@ builder.queryFields((t) => ({
   trendingPackages: t.field({
     type: [TrendingPackage],
     description: 'Packages by downloads in the window, most first (one aggregation over the day buckets); cacheable for 60 s.',
+    extensions: cacheHint({ maxAge: RANKING_CACHE_SECONDS }),
     args: { window: t.arg({ type: TrendWindow, required: true }), first: t.arg.int({ defaultValue: 10, required: true }) },
     resolve: (_root, args, ctx) => {
       const first = parseQueryArg('first', FirstSchema, args.first);
-      hintCacheable((ctx as Context & { request?: Request }).request, RANKING_CACHE_SECONDS);
       return findTrendingPackages(ctx.db, args.window, first);
     },
   }),
   topPackages: t.field({
     type: [Package],
     description: 'Packages by a kept figure, most first (ties by name), read in the order of its index; cacheable for 60 s.',
+    extensions: cacheHint({ maxAge: RANKING_CACHE_SECONDS }),
     args: { by: t.arg({ type: TopBy, required: true }), first: t.arg.int({ defaultValue: 10, required: true }) },
     resolve: (_root, args, ctx) => {
       const first = parseQueryArg('first', FirstSchema, args.first);
-      hintCacheable((ctx as Context & { request?: Request }).request, RANKING_CACHE_SECONDS);
       return findTopPackageNames(ctx.db, args.by, first);
     },
   }),

@@ -2,6 +2,7 @@
 // updateReleaseDraft, publishReleaseDraft and deleteReleaseDraft mutations, each one declaration run by the mutation kit.
 import * as z from 'zod/mini';
 import { builder } from '../builder.js';
+import { cacheHint } from '../http/cache-control.plugin.js';
 import { AlreadyExistsError, ConflictError, ForbiddenError, mapResult, NotFoundError } from '../errors.js';
 import { defineMutation } from '../mutation-kit.js';
 import { deleteDraft, type DraftDoc, findDrafts, insertDraft, publishDraft, updateDraft } from './draft.ops.js';
@@ -26,6 +27,7 @@ builder.objectField(Package, 'drafts', (t) =>
     type: [ReleaseDraft],
     nullable: true,
     description: 'Drafts, highest version first: for the package’s maintainers only (and their publish tokens scoped to it); null for anyone else.',
+    extensions: cacheHint({ private: true }),
     resolve: (p, _args, ctx) => {
       if (!ctx.viewer || (ctx.viewer.publishToken && !ctx.viewer.publishToken.packageNames.includes(p._id))) return null;
       return findDrafts(ctx.db, p._id, ctx.viewer.id);

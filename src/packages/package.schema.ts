@@ -4,6 +4,7 @@ import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@poth
 import { GraphQLError } from 'graphql';
 import * as z from 'zod/mini';
 import { builder } from '../builder.js';
+import { cacheHint } from '../http/cache-control.plugin.js';
 import { AlreadyExistsError, ConflictError, ForbiddenError, mapResult, NotFoundError } from '../errors.js';
 import { defineMutation } from '../mutation-kit.js';
 import { assertPageSize } from '../pagination.js';
@@ -38,6 +39,7 @@ export const Release = builder.objectRef<ReleaseDoc>('Release').implement({
 });
 
 export const Package = builder.loadableObject('Package', {
+  extensions: cacheHint({ maxAge: 60 }),
   load: async (names: string[], ctx): Promise<(PackageDoc | Error)[]> => {
     const byName = new Map((await findPackagesByNames(ctx.db, names)).map((doc) => [doc._id, doc]));
     return names.map((name) => byName.get(name) ?? new NotFoundError(`No package named "${name}".`));
@@ -80,6 +82,7 @@ builder.queryFields((t) => ({
   packages: t.connection({
     type: Package,
     description: 'Packages, most recently updated first; only those with the keyword when one is given.',
+    extensions: cacheHint({ maxAge: 60 }),
     args: { keyword: t.arg.string() },
     resolve: (_root, args, ctx) => {
       assertPageSize(args);

@@ -5,6 +5,7 @@ import { GraphQLError } from 'graphql';
 import { ObjectId } from 'mongodb';
 import * as z from 'zod/mini';
 import { builder } from '../builder.js';
+import { cacheHint } from '../http/cache-control.plugin.js';
 import { ConflictError, ForbiddenError, mapResult, NotFoundError, type Result } from '../errors.js';
 import { defineMutation } from '../mutation-kit.js';
 import { parseQueryArg } from '../validation.js';
@@ -25,6 +26,8 @@ import {
 } from './post.ops.js';
 
 export const Post = builder.objectRef<PostView>('Post').implement({
+  // Counts move with every like and view: a short maxAge keeps a cached page close to live.
+  extensions: cacheHint({ maxAge: 10 }),
   fields: (t) => ({
     id: t.id({ resolve: (p) => p._id.toHexString() }),
     title: t.exposeString('title'),
@@ -35,6 +38,7 @@ export const Post = builder.objectRef<PostView>('Post').implement({
     viewCount: t.exposeInt('viewCount'),
     viewerHasLiked: t.boolean({
       description: 'Whether the signed-in viewer likes this post; always false for anonymous readers.',
+      extensions: cacheHint({ private: true }),
       resolve: (p) => p.viewerHasLiked === true,
     }),
     lastViewedAt: t.expose('lastViewedAt', { type: 'DateTime', nullable: true }),
@@ -65,6 +69,7 @@ builder.queryFields((t) => ({
   posts: t.connection({
     type: Post,
     description: 'Posts, newest first; about one package when packageName is given.',
+    extensions: cacheHint({ maxAge: 10 }),
     args: { packageName: t.arg.string() },
     resolve: (_root, args, ctx) => {
       assertPageSize(args);

@@ -3,6 +3,7 @@
 import { ObjectId } from 'mongodb';
 import * as z from 'zod/mini';
 import { builder } from '../builder.js';
+import { cacheHint } from '../http/cache-control.plugin.js';
 import { fail, mapResult, NotFoundError, ok, ValidationError } from '../errors.js';
 import { defineMutation } from '../mutation-kit.js';
 import { normalizePackageName, PackageNameSchema } from '../packages/package-name.js';
@@ -27,6 +28,7 @@ builder.objectField(User, 'publishTokens', (t) =>
     type: [PublishToken],
     nullable: true,
     description: 'Your unrevoked publish tokens, newest first: on `viewer` signed in (not with a publish token); null anywhere else.',
+    extensions: cacheHint({ private: true }),
     resolve: (user, _args, ctx) => (ctx.viewer && !ctx.viewer.publishToken && ctx.viewer.id === user.id ? findPublishTokens(ctx.db, user.id) : null),
   }),
 );

@@ -1,5 +1,6 @@
 // User type (loaded in batches by id) and the viewer query.
 import { builder } from '../builder.js';
+import { cacheHint } from '../http/cache-control.plugin.js';
 import { findUsersByIds } from './user.ops.js';
 
 export interface UserShape {
@@ -22,6 +23,7 @@ export const User = builder.loadableObject('User', {
 
 builder.queryField('viewer', (t) =>
   t.field({
+    extensions: cacheHint({ private: true }),
     type: User,
     nullable: true,
     description: 'The signed-in user, or null without a token.',
