@@ -1,5 +1,20 @@
-// Test runner settings: integration suites start real servers, so they get generous hook timeouts.
+// Test runner settings: integration suites start real servers, so they get generous hook timeouts. Two projects:
+// "fast" is the everyday `npm test`; "long" holds the suites that kill processes, inject wire faults, fuzz for minutes,
+// soak or drive a browser, and runs only in `npm run test:all` (what CI runs).
 import { defineConfig } from 'vitest/config';
+
+/** Suites of `npm run test:all` only: each takes 4-70 s on the 2-core machine, together more than the rest. */
+export const LONG_SUITES = [
+  'test/security/fuzz.test.ts', // thousands of generated calls per mutation
+  'test/idempotency/*.faults.test.ts', // retrying clients through the wire-fault proxy
+  'test/effects/crash.test.ts', // kill -9 of API processes, repair, verify
+  'test/effects/naive-crash.test.ts', // the naive variant beside it, which must drift
+  'test/credits/sponsor-crash.test.ts',
+  'test/credits/payouts.test.ts', // senders killed -9 through lost provider replies
+  'test/durability/kill.test.ts', // kill -9 of the database process
+  'test/live/**/*.test.ts', // subscribers forced to reconnect across instances (soak)
+  'test/web/**/*.browser.test.ts', // Chromium
+];
 
 export default defineConfig({
   resolve: {
@@ -8,10 +23,13 @@ export default defineConfig({
     alias: { graphql: 'graphql/index.js' },
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: LONG_SUITES } },
+      { extends: true, test: { name: 'long', include: LONG_SUITES } },
+    ],
   },
 });

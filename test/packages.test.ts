@@ -8,7 +8,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  api = await startApi('packages');
+  api = await startApi('packages', {}, { transport: 'in-process' });
   alice = await api.token('alice', 'Alice');
   bob = await api.token('bob', 'Bob');
 });

@@ -8,7 +8,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  api = await startApi('posts');
+  api = await startApi('posts', {}, { transport: 'in-process' });
   alice = await api.token('alice', 'Alice');
   bob = await api.token('bob');
   await api.gql(CREATE_PACKAGE, { input: { name: 'Post.Target', summary: 'Posts are about me' } }, { token: alice });

@@ -10,7 +10,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  api = await startApi('drafts');
+  api = await startApi('drafts', {}, { transport: 'in-process' });
   alice = await api.token('alice');
   bob = await api.token('bob');
   await api.gql(CREATE_PACKAGE, { input: { name: 'drafty', summary: 's' } }, { token: alice });

@@ -14,7 +14,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  api = await startApi('publish-tokens');
+  api = await startApi('publish-tokens', {}, { transport: 'in-process' });
   alice = await api.token('alice');
   bob = await api.token('bob');
   for (const name of ['ci-pkg', 'other-pkg']) await api.gql(CREATE_PACKAGE, { input: { name, summary: 's' } }, { token: alice });

@@ -9,7 +9,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  api = await startApi('yank');
+  api = await startApi('yank', {}, { transport: 'in-process' });
   alice = await api.token('alice');
   bob = await api.token('bob');
   await api.gql(CREATE_PACKAGE, { input: { name: 'yanky', summary: 's' } }, { token: alice });

@@ -11,7 +11,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  api = await startApi('authorization');
+  api = await startApi('authorization', {}, { transport: 'in-process' });
   alice = await api.token('alice');
   bob = await api.token('bob');
   await api.gql(CREATE_PACKAGE, { input: { name: 'package-a', summary: 'Alice maintains it' } }, { token: alice });

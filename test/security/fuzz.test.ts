@@ -44,7 +44,7 @@ let deletablePostIds: string[];
 let publishTokenIds: string[];
 
 beforeAll(async () => {
-  api = await startApi('fuzz');
+  api = await startApi('fuzz', {}, { transport: 'in-process' });
   const fuzzer = await api.token('fuzzer', 'Fuzzer');
   const other = await api.token('other', 'Other');
   tokens = [fuzzer, fuzzer, fuzzer, other, undefined];

@@ -44,7 +44,7 @@ let bob: string;
 let postId: string;
 
 beforeAll(async () => {
-  api = await startApi('rate-limit');
+  api = await startApi('rate-limit', {}, { transport: 'in-process' });
   alice = await api.token('alice');
   bob = await api.token('bob');
   await api.gql(CREATE_PACKAGE, { input: { name: 'limited', summary: 's' } }, { token: alice });
