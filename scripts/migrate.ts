@@ -3,12 +3,16 @@
 import { closeMongoClient, getDb } from '../src/db/client.js';
 import { dropDeadParts } from './migrations/drop-dead-parts.js';
 import { migrateReleaseSortKeys } from './migrations/release-sort-keys.js';
+import { migrateTopLikedPosts } from './migrations/top-liked-posts.js';
 
 try {
   const db = getDb();
   const rekeyed = await migrateReleaseSortKeys(db);
   const removed = await dropDeadParts(db);
-  console.log(`migrate: ${rekeyed} release sort keys rewritten; removed: ${removed.length > 0 ? removed.join(', ') : 'nothing'}`);
+  const ranked = await migrateTopLikedPosts(db);
+  console.log(
+    `migrate: ${rekeyed} release sort keys rewritten; ${ranked} package rankings written; removed: ${removed.length > 0 ? removed.join(', ') : 'nothing'}`,
+  );
 } finally {
   await closeMongoClient();
 }

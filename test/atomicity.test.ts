@@ -74,6 +74,16 @@ describe('a post counted on its package: the post first, then the effect steps, 
   });
 });
 
+describe("a like moves its package's ranking after the post", () => {
+  it('likePost: the post first, then one pipeline write of the ranking, then the check read of the posts index', async () => {
+    const created = (await api.gql(CREATE_POST, { input: { title: 't', body: 'b', packageName: 'traced' } }, { token })).data!.createPost.post;
+    const response = await api.gql(LIKE_POST, { postId: created.id }, { token: other });
+    const ops = response.extensions!.dbOps!.filter((op) => op.collection !== 'users').map((op) => `${op.command} ${op.collection}`);
+    // The last find is the dataloader resolving the response's `package { name }`.
+    expect(ops).toEqual(['findAndModify posts', 'findAndModify packages', 'find posts', 'find packages']);
+  });
+});
+
 describe('a refused write is explained by a read after it', () => {
   it.each([
     ['FORBIDDEN', () => api.gql(PUBLISH_RELEASE, { input: { packageName: 'traced', version: '2.0.0', sizeBytes: 1 } }, { token: other })],

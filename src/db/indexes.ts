@@ -9,12 +9,15 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { key: { keywords: 1, lastUpdated: -1, _id: -1 }, name: 'packages_by_keyword' },
     // Repair finds effect steps applied here and not yet acknowledged (src/effects/effect.ops.ts).
     { key: { 'effectMarks.at': 1 }, name: 'packages_effect_marks', sparse: true },
-    // topPackages(by: DOWNLOADS | RELEASES): read in index order, never a scan and sort.
+    // topPackages(by: DOWNLOADS | RELEASES | LIKES): read in index order, never a scan and sort.
     { key: { downloadCount: -1, _id: 1 }, name: 'packages_by_downloads' },
     { key: { releaseCount: -1, _id: 1 }, name: 'packages_by_releases' },
+    { key: { topLikedPostsLikes: -1, _id: 1 }, name: 'packages_by_likes' },
   ],
   posts: [
     { key: { packageName: 1, _id: -1 }, name: 'posts_by_package' },
+    // package { topLikedPosts }: the recount a like checks its package's ranking against (ten entries of this index).
+    { key: { packageName: 1, likeCount: -1, _id: 1 }, name: 'posts_by_package_likes' },
     // One post per idempotency effectKey: a createPost retried after a crash hits this and returns the first post.
     {
       key: { idempotencyKey: 1 },

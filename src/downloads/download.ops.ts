@@ -105,14 +105,24 @@ export async function syncDownloadBucket(db: Db, name: string, day: string, coun
   }
 }
 
-/** Copies every package's day counters since `sinceDay` into the buckets (repair: copies cut short by a crash). */
+/**
+ * Repair: raises every bucket of a day since `sinceDay` that is behind its package's day counter (a copy cut short by a
+ * crash between recordDownload's two writes) with the same $max write; buckets already equal are not written. Safe
+ * while downloads are counted: a copy never lowers a bucket. Returns how many buckets it raised.
+ */
 export async function syncDownloadBuckets(db: Db, sinceDay: string): Promise<number> {
+  const copied = new Map<string, number>();
+  // The day filter and the fields read are all in the index downloads_by_day.
+  for await (const bucket of buckets(db).find({ day: { $gte: sinceDay } }, { projection: { _id: 0, day: 1, package: 1, count: 1 } })) {
+    copied.set(`${bucket.package}|${bucket.day}`, bucket.count);
+  }
   let synced = 0;
   const since = dayField(sinceDay);
   for await (const pkg of packages(db).find({ downloadCount: { $gt: 0 } }, { projection: { downloadsByDay: 1 } })) {
     for (const [field, count] of Object.entries(pkg.downloadsByDay ?? {})) {
       if (field < since) continue;
       const day = `${field.slice(1, 5)}-${field.slice(5, 7)}-${field.slice(7, 9)}`;
+      if ((copied.get(`${pkg._id}|${day}`) ?? -1) >= count) continue;
       await syncDownloadBucket(db, pkg._id, day, count);
       synced += 1;
     }
@@ -153,14 +163,16 @@ export async function findTrendingPackages(db: Db, days: number, limit: number, 
   return rows.map((row) => ({ packageName: row._id, downloads: row.downloads }));
 }
 
-export type TopPackagesBy = 'DOWNLOADS' | 'RELEASES';
+export type TopPackagesBy = 'DOWNLOADS' | 'RELEASES' | 'LIKES';
 
 const TOP_SORT: Record<TopPackagesBy, Record<string, 1 | -1>> = {
   DOWNLOADS: { downloadCount: -1, _id: 1 },
   RELEASES: { releaseCount: -1, _id: 1 },
+  // Kept by the same write as package { topLikedPosts } (src/posts/top-liked-posts.ops.ts).
+  LIKES: { topLikedPostsLikes: -1, _id: 1 },
 };
 
-/** The first `limit` packages by a kept figure, read in the order of its index (packages_by_downloads / _by_releases). */
+/** The first `limit` packages by a kept figure, read in the order of its index (packages_by_downloads / _by_releases / _by_likes). */
 export async function findTopPackageNames(db: Db, by: TopPackagesBy, limit: number): Promise<string[]> {
   const docs = await packages(db).find({}, { projection: { _id: 1 } }).sort(TOP_SORT[by]).limit(limit).toArray();
   return docs.map((doc) => doc._id);

@@ -64,7 +64,14 @@ const TrendWindow = builder.enumType('TrendWindow', {
 });
 
 const TopBy = builder.enumType('TopBy', {
-  values: { DOWNLOADS: { value: 'DOWNLOADS' as const, description: 'All-time downloads.' }, RELEASES: { value: 'RELEASES' as const, description: 'Number of releases.' } },
+  values: {
+    DOWNLOADS: { value: 'DOWNLOADS' as const, description: 'All-time downloads.' },
+    RELEASES: { value: 'RELEASES' as const, description: 'Number of releases.' },
+    LIKES: {
+      value: 'LIKES' as const,
+      description: 'Likes of the posts in the package\'s topLikedPosts (its ten most-liked posts): all its likes when at most ten of its posts are liked.',
+    },
+  },
 });
 
 const TrendingPackage = builder.objectRef<{ packageName: string; downloads: number }>('TrendingPackage').implement({

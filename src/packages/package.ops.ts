@@ -1,5 +1,5 @@
 // Every database operation on packages: each mutation is one atomic write, explained by a read only after it fails.
-import type { Db, Filter } from 'mongodb';
+import type { Db, Filter, ObjectId } from 'mongodb';
 import { AlreadyExistsError, type AppError, ConflictError, fail, ForbiddenError, NotFoundError, ok, type Result, ValidationError } from '../errors.js';
 import { isDuplicateKeyError } from '../db/errors.js';
 import type { EffectMark } from '../effects/effect.ops.js';
@@ -45,6 +45,22 @@ export interface PackageDoc {
   lastEditKey?: string;
   /** Effect steps applied here and not yet acknowledged by their primary document (src/effects/effect.ops.ts). */
   effectMarks?: EffectMark[];
+  /**
+   * The package's most-liked live posts, most first (src/posts/top-liked-posts.ops.ts); absent on documents written
+   * before the ranking existed, read as empty.
+   */
+  topLikedPosts?: TopLikedPostEntry[];
+  /** The likes of the posts in topLikedPosts together: what topPackages(by: LIKES) sorts by. */
+  topLikedPostsLikes?: number;
+  /** Moved by every write of the ranking: a correction is written only if no other write came after its read. */
+  topLikedPostsRev?: number;
+}
+
+/** One entry of a package's ranking: the post, its likeCount, and the post's likeSeq that count is from. */
+export interface TopLikedPostEntry {
+  postId: ObjectId;
+  likeCount: number;
+  seq: number;
 }
 
 /** The one projection every package read uses: the fields the Package type shows, never the bookkeeping (effect keys, marks). */
@@ -60,6 +76,7 @@ export const PACKAGE_PROJECTION = {
   version: 1,
   createdAt: 1,
   lastUpdated: 1,
+  topLikedPosts: 1,
 } as const;
 
 export const MAX_KEYWORDS_PER_PACKAGE = 50;
@@ -92,6 +109,8 @@ export async function insertPackage(
     version: 1,
     createdAt: now,
     lastUpdated: now,
+    topLikedPosts: [],
+    topLikedPostsLikes: 0,
     ...(effectKey === null ? {} : { createdByKey: effectKey }),
   };
   try {

@@ -4,6 +4,7 @@
 import { ObjectId, type Db } from 'mongodb';
 import { isDuplicateKeyError } from '../db/errors.js';
 import { completeEffect, effectRecord, type EffectRecord, newEffectId } from '../effects/effect.ops.js';
+import { rankPostLikes } from './top-liked-posts.ops.js';
 import { appendRecentKey } from '../idempotency/effect-keys.js';
 import { type AppError, ConflictError, fail, ForbiddenError, NotFoundError, ok, type Result } from '../errors.js';
 
@@ -15,6 +16,8 @@ export interface PostDoc {
   packageName: string;
   likedBy: string[];
   likeCount: number;
+  /** Moved by every like, unlike and deletion: orders their writes into the package's ranking (absent on old posts: 0). */
+  likeSeq?: number;
   viewCount: number;
   lastViewedAt: Date | null;
   createdAt: Date;
@@ -115,27 +118,44 @@ export async function createPost(
   return ok({ ...view, viewerHasLiked: false });
 }
 
-/** atomic: adds the viewer to likedBy and 1 to likeCount only if the viewer is not there yet; idempotent per user. */
+/**
+ * atomic: adds the viewer to likedBy, 1 to likeCount and 1 to likeSeq only if the viewer is not there yet; idempotent
+ * per user. Then the package's ranking gets the new count (rankPostLikes), also when the like was already there, so a
+ * retry of a like cut short before its ranking write finishes it.
+ */
 export async function addLike(db: Db, postId: ObjectId, viewerId: string): Promise<Result<PostView>> {
   const updated = await posts(db).findOneAndUpdate(
     { _id: postId, ...LIVE, likedBy: { $ne: viewerId } },
-    { $push: { likedBy: viewerId }, $inc: { likeCount: 1 } },
-    { returnDocument: 'after', projection: postProjection(viewerId) },
+    { $push: { likedBy: viewerId }, $inc: { likeCount: 1, likeSeq: 1 } },
+    { returnDocument: 'after', projection: { ...postProjection(viewerId), likeSeq: 1 } },
   );
-  return updated ? ok(updated) : explainUnchangedPost(db, postId, viewerId);
+  return updated ? ranked(db, updated) : explainUnchangedLike(db, postId, viewerId);
 }
 
-/** atomic: removes the viewer from likedBy and 1 from likeCount only if the viewer is there; idempotent per user. */
+/** atomic: removes the viewer from likedBy, 1 from likeCount and adds 1 to likeSeq only if the viewer is there; then as addLike. */
 export async function removeLike(db: Db, postId: ObjectId, viewerId: string): Promise<Result<PostView>> {
   const updated = await posts(db).findOneAndUpdate(
     { _id: postId, ...LIVE, likedBy: viewerId },
-    { $pull: { likedBy: viewerId }, $inc: { likeCount: -1 } },
-    { returnDocument: 'after', projection: postProjection(viewerId) },
+    { $pull: { likedBy: viewerId }, $inc: { likeCount: -1, likeSeq: 1 } },
+    { returnDocument: 'after', projection: { ...postProjection(viewerId), likeSeq: 1 } },
   );
-  return updated ? ok(updated) : explainUnchangedPost(db, postId, viewerId);
+  return updated ? ranked(db, updated) : explainUnchangedLike(db, postId, viewerId);
 }
 
-/** After a like/unlike/keyed view matched nothing: the post is already in the wanted state (success) or does not exist. */
+/** Writes the post's count, as its own write left it, into its package's ranking; answers the post. */
+async function ranked(db: Db, post: PostView & { likeSeq?: number }): Promise<Result<PostView>> {
+  const { likeSeq, ...view } = post;
+  await rankPostLikes(db, post.packageName, { postId: post._id, likeCount: post.likeCount, seq: likeSeq ?? 0 });
+  return ok(view);
+}
+
+/** A like or unlike that changed nothing: the post is already in the wanted state (success, ranked as it is) or does not exist. */
+async function explainUnchangedLike(db: Db, postId: ObjectId, viewerId: string): Promise<Result<PostView>> {
+  const current = await posts(db).findOne({ _id: postId, ...LIVE }, { projection: { ...postProjection(viewerId), likeSeq: 1 } });
+  return current ? ranked(db, current) : fail(new NotFoundError(`No post with id "${postId.toHexString()}".`));
+}
+
+/** After a keyed view matched nothing: the view is already counted (success) or the post does not exist. */
 async function explainUnchangedPost(db: Db, postId: ObjectId, viewerId: string | null): Promise<Result<PostView>> {
   const current = await findPost(db, postId, viewerId);
   return current ? ok(current) : fail(new NotFoundError(`No post with id "${postId.toHexString()}".`));
@@ -223,6 +243,7 @@ export async function deletePostIfVersion(
           deletedAt: '$$NOW',
           deletedBy: { $literal: effectId },
           version: { $add: ['$version', 1] },
+          likeSeq: { $add: [{ $ifNull: ['$likeSeq', 0] }, 1] },
           effects: {
             $concatArrays: [
               { $ifNull: ['$effects', []] },
@@ -232,21 +253,31 @@ export async function deletePostIfVersion(
         },
       },
     ],
-    { returnDocument: 'after', projection: { effects: { $elemMatch: { id: effectId } } } },
+    { returnDocument: 'after', projection: { effects: { $elemMatch: { id: effectId } }, packageName: 1, likeCount: 1, likeSeq: 1 } },
   );
   if (deleted) {
     await completeEffect(db, { collection: 'posts', id: input.postId, effectId }, deleted.effects?.[0]);
+    await unrank(db, deleted);
     return ok({ postId: input.postId });
   }
   if (effectKey !== null) {
     // Read after the refused write: this same request's earlier deletion, perhaps cut short before its count moved.
-    const mine = await posts(db).findOne({ _id: input.postId, deletedBy: effectId }, { projection: { _id: 1 } });
+    const mine = await posts(db).findOne({ _id: input.postId, deletedBy: effectId }, { projection: { _id: 1, packageName: 1, likeCount: 1, likeSeq: 1 } });
     if (mine) {
       await completeEffect(db, { collection: 'posts', id: input.postId, effectId });
+      await unrank(db, mine);
       return ok({ postId: input.postId });
     }
   }
   return explainRefusedPostWrite(db, input.postId, input.viewerId, input.expectedVersion);
+}
+
+/**
+ * A deleted post leaves its package's ranking (an entry of 0 likes is removed), ordered by the seq its deletion took.
+ * A post without likes is in no ranking, so its deletion changes none.
+ */
+async function unrank(db: Db, post: Pick<PostDoc, '_id' | 'packageName' | 'likeCount' | 'likeSeq'>): Promise<void> {
+  if (post.likeCount > 0) await rankPostLikes(db, post.packageName, { postId: post._id, likeCount: 0, seq: post.likeSeq ?? 0 });
 }
 
 /**
@@ -280,6 +311,11 @@ async function explainRefusedPostWrite<T>(
 /** Reads one post as the viewer sees it. */
 export async function findPost(db: Db, postId: ObjectId, viewerId: string | null): Promise<PostView | null> {
   return posts(db).findOne({ _id: postId, ...LIVE }, { projection: postProjection(viewerId) });
+}
+
+/** Reads live posts by id as the viewer sees them (in no particular order): one query for a ranking's posts. */
+export async function findPostsByIds(db: Db, ids: readonly ObjectId[], viewerId: string | null): Promise<PostView[]> {
+  return posts(db).find({ _id: { $in: [...ids] }, ...LIVE }, { projection: postProjection(viewerId) }).toArray();
 }
 
 /** One page of posts, newest first, optionally about one package, strictly after or before an id. */

@@ -12,6 +12,7 @@ import { parseQueryArg } from '../validation.js';
 import { assertPageSize } from '../pagination.js';
 import { User } from '../users/user.schema.js';
 import { Package } from '../packages/package.schema.js';
+import type { PackageDoc } from '../packages/package.ops.js';
 import { normalizePackageName, PackageNameSchema } from '../packages/package-name.js';
 import {
   addLike,
@@ -20,6 +21,7 @@ import {
   deletePostIfVersion,
   findPost,
   findPostPage,
+  findPostsByIds,
   type PostView,
   removeLike,
   updatePostIfVersion,
@@ -46,6 +48,30 @@ export const Post = builder.objectRef<PostView>('Post').implement({
     version: t.exposeInt('version', { description: 'Edit version: pass it as expectedVersion to updatePost and deletePost.' }),
   }),
 });
+
+const TopLikedPost = builder.objectRef<{ post: PostView; likeCount: number }>('TopLikedPost').implement({
+  fields: (t) => ({
+    post: t.field({ type: Post, resolve: (entry) => entry.post }),
+    likeCount: t.exposeInt('likeCount', { description: "The post's likes as the ranking counted them (its likeCount once no like is in flight)." }),
+  }),
+});
+
+builder.objectField(Package, 'topLikedPosts', (t) =>
+  t.field({
+    type: [TopLikedPost],
+    description: 'The ten most-liked posts about the package, most first (ties: oldest first); kept in the package, one read.',
+    resolve: async (p: PackageDoc, _args, ctx) => {
+      const entries = p.topLikedPosts ?? [];
+      if (entries.length === 0) return [];
+      const byId = new Map((await findPostsByIds(ctx.db, entries.map((e) => e.postId), ctx.viewer?.id ?? null)).map((post) => [post._id.toHexString(), post]));
+      // A post deleted a moment ago may still be ranked until its deletion's ranking write lands: left out.
+      return entries.flatMap((e) => {
+        const post = byId.get(e.postId.toHexString());
+        return post ? [{ post, likeCount: e.likeCount }] : [];
+      });
+    },
+  }),
+);
 
 const PostIdSchema = z.string().check(z.regex(/^[0-9a-f]{24}$/i, 'Post ids are 24 hexadecimal characters'));
 

@@ -3,6 +3,7 @@
 import type { Db } from 'mongodb';
 import { verifyDownloads } from '../downloads/download.ops.js';
 import { verifyCredits } from '../credits/credits-verify.ops.js';
+import { verifyTopLikedPosts } from '../posts/top-liked-posts.ops.js';
 
 export interface Difference {
   figure: string;
@@ -23,9 +24,13 @@ export interface Verification {
   marks: number;
 }
 
+function formatEntry(entry: { postId: { toHexString(): string }; likeCount: number }): string {
+  return `${entry.postId.toHexString()}:${entry.likeCount}`;
+}
+
 /**
- * Recounts postCount and releaseCount of every package, likeCount of every post, the registry-wide post total, and
- * every wallet and sponsor balance with the conservation of credits.
+ * Recounts postCount and releaseCount of every package, likeCount of every post, the registry-wide post total, every
+ * wallet and sponsor balance with the conservation of credits, downloads, and every package's topLikedPosts.
  */
 export async function verifyRegistry(db: Db): Promise<Verification> {
   const packages = db.collection('packages');
@@ -80,8 +85,16 @@ export async function verifyRegistry(db: Db): Promise<Verification> {
   }
   const credits = await verifyCredits(db);
   const downloads = await verifyDownloads(db);
+  // Rankings: kept and recounted as "id:likes" lists; kept/recounted are their like totals.
+  const rankings = (await verifyTopLikedPosts(db)).differences.map((d) => ({
+    figure: `topLikedPosts [${d.kept.map(formatEntry).join(' ')}] recounted [${d.recounted.map(formatEntry).join(' ')}]`,
+    where: `package ${d.packageName}`,
+    kept: d.keptLikes,
+    recounted: d.recounted.reduce((sum, e) => sum + e.likeCount, 0),
+    inFlight: 0,
+  }));
   return {
-    differences: [...differences, ...credits.differences, ...downloads],
+    differences: [...differences, ...credits.differences, ...downloads, ...rankings],
     packagesChecked,
     postsChecked,
     balancesChecked: credits.balancesChecked,

@@ -41,3 +41,7 @@ export const REVOKE_PUBLISH_TOKEN = `mutation ($id: ID!) {
 export const RECORD_DOWNLOAD = `mutation ($input: RecordDownloadInput!) {
   recordDownload(input: $input) { __typename ... on RecordDownloadSuccess { release { version downloads } } ${ERROR_FIELDS} }
 }`;
+
+export const TOP_LIKED_POSTS = `query ($name: String!) { package(name: $name) { topLikedPosts { likeCount post { id likeCount } } } }`;
+
+export const TOP_PACKAGES = `query ($by: TopBy!, $first: Int) { topPackages(by: $by, first: $first) { name } }`;
