@@ -2,7 +2,7 @@
 // release's own counter (array filter), the package total and the package's counter of the UTC day, together, so they
 // always agree. `downloadBuckets` (one document per package and day) is a copy of that day counter for the trending
 // aggregation: each request copies the absolute value it just produced with $max, which is idempotent and order-free,
-// so a copy cut short by a crash is completed by the next download of that package that day, or by repair.
+// so a copy cut short by a crash is completed by the next download of that package that day, or by `npm run repair`.
 import type { Db, Document } from 'mongodb';
 import { isDuplicateKeyError } from '../db/errors.js';
 import { fail, NotFoundError, ok, type Result } from '../errors.js';
@@ -188,8 +188,9 @@ export interface DownloadDifference {
 
 /**
  * `npm run verify`'s recount of downloads: per package, the release counters' sum, the total and the day counters' sum
- * agree (one write moves them together, so any difference is a bug); each day bucket equals its day counter (a bucket
- * behind it is a copy cut short, noted in flight: the next download of that package that day or repair closes it).
+ * agree (one write moves them together, so any difference is a bug); each day counter has a bucket equal to it (a
+ * bucket behind or missing is a copy cut short, noted in flight: the next download of that package that day or repair
+ * closes it).
  */
 export async function verifyDownloads(db: Db): Promise<DownloadDifference[]> {
   const differences: DownloadDifference[] = [];
@@ -204,10 +205,19 @@ export async function verifyDownloads(db: Db): Promise<DownloadDifference[]> {
     for (const [field, count] of Object.entries(pkg.downloadsByDay ?? {})) dayCounters.set(`${pkg._id}|${field}`, count);
   }
   for await (const bucket of buckets(db).find({})) {
-    const counted = dayCounters.get(`${bucket.package}|${dayField(bucket.day)}`) ?? 0;
+    const key = `${bucket.package}|${dayField(bucket.day)}`;
+    const counted = dayCounters.get(key) ?? 0;
+    dayCounters.delete(key);
     if (bucket.count !== counted) {
       differences.push({ figure: 'download bucket', where: bucket._id, kept: bucket.count, recounted: counted, inFlight: bucket.count < counted ? 1 : 0 });
     }
+  }
+  // Day counters no bucket copies: the first download of that day was cut short before its copy.
+  for (const [key, counted] of dayCounters) {
+    if (counted === 0) continue;
+    const [name, field] = key.split('|') as [string, string];
+    const where = `${name}|${field.slice(1, 5)}-${field.slice(5, 7)}-${field.slice(7, 9)}`;
+    differences.push({ figure: 'download bucket', where, kept: 0, recounted: counted, inFlight: 1 });
   }
   return differences;
 }
