@@ -181,8 +181,11 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-/** Total order of BSON values as mongod compares them (the ordering used by sorts, range operators and indexes). */
-export function compareBson(a: unknown, b: unknown): number {
+/**
+ * Total order of BSON values as mongod compares them (the ordering used by sorts, range operators and indexes).
+ * `strings` compares string values (a collation); field names and everything else stay binary.
+ */
+export function compareBson(a: unknown, b: unknown, strings: (x: string, y: string) => number = compareStrings): number {
   const ta = typeBracket(a);
   const tb = typeBracket(b);
   if (ta !== tb) return ta < tb ? -1 : 1;
@@ -195,14 +198,14 @@ export function compareBson(a: unknown, b: unknown): number {
     case 3:
       return compareNumbers(a, b);
     case 4:
-      return compareStrings(String(a), String(b));
+      return strings(String(a), String(b));
     case 5: {
       const ka = Object.keys(a as Document);
       const kb = Object.keys(b as Document);
       for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
         const va = (a as Document)[ka[i]];
         const vb = (b as Document)[kb[i]];
-        const c = cmp(typeBracket(va), typeBracket(vb)) || compareStrings(ka[i], kb[i]) || compareBson(va, vb);
+        const c = cmp(typeBracket(va), typeBracket(vb)) || compareStrings(ka[i], kb[i]) || compareBson(va, vb, strings);
         if (c) return c;
       }
       return cmp(ka.length, kb.length);
@@ -211,7 +214,7 @@ export function compareBson(a: unknown, b: unknown): number {
       const xa = a as unknown[];
       const xb = b as unknown[];
       for (let i = 0; i < Math.min(xa.length, xb.length); i++) {
-        const c = compareBson(xa[i], xb[i]);
+        const c = compareBson(xa[i], xb[i], strings);
         if (c) return c;
       }
       return cmp(xa.length, xb.length);
@@ -244,8 +247,8 @@ export function compareBson(a: unknown, b: unknown): number {
 }
 
 /** MongoDB equality: same bracket and equal (1 == 1.0 == Long(1) == Decimal128("1.0")); null equals missing. */
-export function equalsBson(a: unknown, b: unknown): boolean {
-  return compareBson(a, b) === 0;
+export function equalsBson(a: unknown, b: unknown, strings?: (x: string, y: string) => number): boolean {
+  return compareBson(a, b, strings) === 0;
 }
 
 /** Canonical numeric key: equal numbers of any BSON type share it (used by the _id map and unique indexes). */
@@ -270,11 +273,11 @@ export function numberKey(v: unknown): string {
  * The value a sort on `path` uses for a document: the smallest (ascending) or largest (descending) of the values
  * the path reaches, descending into arrays; an empty array sorts before null.
  */
-export function sortKey(values: unknown[], direction: 1 | -1): unknown {
+export function sortKey(values: unknown[], direction: 1 | -1, strings?: (x: string, y: string) => number): unknown {
   if (values.length === 1) return values[0];
   let best = values[0];
   for (let i = 1; i < values.length; i++) {
-    const c = compareBson(values[i], best);
+    const c = compareBson(values[i], best, strings);
     if (direction === 1 ? c < 0 : c > 0) best = values[i];
   }
   return best;

@@ -5,8 +5,9 @@ import { ChangeStreams, isChangeStream } from './change-stream.js';
 import { CursorManager } from './cursors.js';
 import { DbError, ErrorCodes, badValue, notSupported, toDbError } from './errors.js';
 import { compareBson } from './bson-order.js';
+import { parseCollation, type Collation } from './collation.js';
 import { canonicalKey } from './keys.js';
-import { compileQuery, evaluateLet, runPipeline, sortDocuments } from './mingo.js';
+import { collationClasses, compileQuery, evaluateLet, runPipeline, sortDocuments } from './mingo.js';
 import { HINT_ERROR, describePlan, planQuery, runQuery, type QueryStats } from './planner.js';
 import { Collection, Store, validateNamespace } from './store.js';
 import { computeUpdate, computeUpsert, validateStoredDoc, validateUpdateShape, type UpdateSpec } from './update.js';
@@ -114,14 +115,16 @@ function asDoc(v: unknown, what: string): Document {
 /** A replacement-style update (a document without operators): its change event is a `replace`. */
 const isReplacement = (u: Document | Document[]): boolean => !Array.isArray(u) && !Object.keys(u)[0]?.startsWith('$');
 
-function refuseCollation(v: unknown): void {
-  if (v !== undefined && v !== null) throw notSupported('collation is not supported by the embedded database; use a real MongoDB for it');
+/** The collation a command runs with: its own `collation`, else the collection's default (undefined: simple). */
+function collationOf(raw: unknown, coll: Collection | undefined): Collation | undefined {
+  if (raw !== undefined && raw !== null) return parseCollation(raw);
+  return coll?.collation;
 }
 
 /** Applies sort/skip/limit/projection to candidate documents that are already known to match (sort by mongod's BSON order). */
-function shape(docs: Document[], opts: { sort?: Document; skip?: number; limit?: number; projection?: Document; variables?: Document }): Document[] {
+function shape(docs: Document[], opts: { sort?: Document; skip?: number; limit?: number; projection?: Document; variables?: Document; collation?: Collation }): Document[] {
   let out = docs;
-  if (opts.sort && Object.keys(opts.sort).length) out = sortDocuments(out, opts.sort);
+  if (opts.sort && Object.keys(opts.sort).length) out = sortDocuments(out, opts.sort, opts.collation?.compare);
   if (opts.skip) out = out.slice(opts.skip);
   if (opts.limit) out = out.slice(0, opts.limit);
   if (opts.projection && Object.keys(opts.projection).length > 0) out = compileQuery({}, opts.variables).find<Document>(out, opts.projection).all();
@@ -267,7 +270,7 @@ const UPDATE_STATEMENT_FIELDS = new Set(['q', 'u', 'upsert', 'multi', 'arrayFilt
 
 function updateStatement(coll: Collection, stmt: Document, bypass = false): { n: number; nModified: number; upsertedId?: unknown } {
   for (const k in stmt) if (!UPDATE_STATEMENT_FIELDS.has(k)) throw new DbError(40415, `BSON field 'update.updates.${k}' is an unknown field.`);
-  refuseCollation(stmt.collation);
+  const collation = collationOf(stmt.collation, coll);
   if (stmt.u === undefined || stmt.u === null || typeof stmt.u !== 'object') throw new DbError(9, 'update statement requires a u field of type object or array');
   const spec: UpdateSpec = {
     filter: asDoc(stmt.q, 'q'),
@@ -279,8 +282,8 @@ function updateStatement(coll: Collection, stmt: Document, bypass = false): { n:
   if (multi && !Array.isArray(stmt.u) && !Object.keys(stmt.u as Document)[0]?.startsWith('$') && Object.keys(stmt.u as Document).length > 0) {
     throw new DbError(9, 'multi update is not supported for replacement-style update');
   }
-  let matched = coll.find(spec.filter, multi || stmt.sort ? 0 : 1, spec.variables, stmt.hint);
-  if (stmt.sort && !multi) matched = shape(matched, { sort: stmt.sort as Document, limit: 1 });
+  let matched = coll.find(spec.filter, multi || stmt.sort ? 0 : 1, spec.variables, stmt.hint, collation);
+  if (stmt.sort && !multi) matched = shape(matched, { sort: stmt.sort as Document, limit: 1, collation });
   if (matched.length === 0) {
     if (stmt.upsert !== true) {
       // Validate the update even when nothing matches, so bad operators fail like in mongod.
@@ -331,8 +334,7 @@ function update(ctx: CommandContext, cmd: Document, db: string): Document {
 }
 
 function deleteStatement(coll: Collection | undefined, filter: Document, justOne: boolean, stmt: Document, letVars: Document | undefined): number {
-  refuseCollation(stmt.collation);
-  const matched = coll ? coll.find(filter, justOne ? 1 : 0, letVars, stmt.hint) : [];
+  const matched = coll ? coll.find(filter, justOne ? 1 : 0, letVars, stmt.hint, collationOf(stmt.collation, coll)) : [];
   for (const doc of matched) coll!.remove(doc);
   return matched.length;
 }
@@ -364,7 +366,6 @@ function del(ctx: CommandContext, cmd: Document, db: string): Document {
 
 function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document {
   const name = typeof cmd.findAndModify === 'string' ? cmd.findAndModify : collName(cmd, 'findandmodify');
-  refuseCollation(cmd.collation);
   const filter = asDoc(cmd.query, 'query');
   const remove = cmd.remove === true;
   if (remove && cmd.update !== undefined) throw new DbError(9, 'Cannot specify both an update and remove=true');
@@ -377,8 +378,11 @@ function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document
     return shape([doc], { projection: cmd.fields as Document, variables })[0] ?? null;
   };
   let target: Document | undefined;
+  const collation = collationOf(cmd.collation, coll);
   if (coll) {
-    const matched = cmd.sort ? shape(coll.find(filter, 0, variables, cmd.hint), { sort: cmd.sort as Document, limit: 1 }) : coll.find(filter, 1, variables, cmd.hint);
+    const matched = cmd.sort
+      ? shape(coll.find(filter, 0, variables, cmd.hint, collation), { sort: cmd.sort as Document, limit: 1, collation })
+      : coll.find(filter, 1, variables, cmd.hint, collation);
     target = matched[0];
   }
   if (remove) {
@@ -469,7 +473,6 @@ function bulkWrite(ctx: CommandContext, cmd: Document, db: string): Document {
 function find(ctx: CommandContext, cmd: Document, db: string, conn: ConnectionInfo): Document {
   const name = collName(cmd, 'find');
   validateNamespace(db, name);
-  refuseCollation(cmd.collation);
   if (cmd.tailable || cmd.awaitData) throw notSupported('tailable cursors are not supported by the embedded database');
   const filter = asDoc(cmd.filter, 'filter');
   const limitRaw = asNumber(cmd.limit) ?? 0;
@@ -490,10 +493,11 @@ function find(ctx: CommandContext, cmd: Document, db: string, conn: ConnectionIn
   }
   const sort = cmd.sort as Document | undefined;
   const projection = cmd.projection as Document | undefined;
-  const plan = planQuery(coll, filter, sort, cmd.hint);
-  const matches = runQuery(coll, filter, { variables, plan });
+  const collation = collationOf(cmd.collation, coll);
+  const plan = planQuery(coll, filter, sort, cmd.hint, collation);
+  const matches = runQuery(coll, filter, { variables, plan, collation });
   if (sort && Object.keys(sort).length && !plan.providesSort) {
-    const docs = shape(Array.from(matches), { sort, skip, limit, projection, variables });
+    const docs = shape(Array.from(matches), { sort, skip, limit, projection, variables, collation });
     return ctx.cursors.open(ns, docs, firstBatchSize, singleBatch, conn.id);
   }
   // No in-memory sort needed: stream, so a limit or the first batch stops the scan early.
@@ -590,11 +594,12 @@ function explain(ctx: CommandContext, cmd: Document, db: string): Document {
   let winningPlan: Document = { stage: 'EOF' };
   let nReturned = 0;
   if (coll) {
-    const plan = planQuery(coll, filter, sort, hint);
+    const collation = collationOf(inner.collation ?? (((kind === 'update' ? inner.updates : inner.deletes) as Document[] | undefined)?.[0] as Document | undefined)?.collation, coll);
+    const plan = planQuery(coll, filter, sort, hint, collation);
     winningPlan = describePlan(plan, filter, { sort, skip, limit });
     if (verbosity !== 'queryPlanner') {
-      const matches = runQuery(coll, filter, { plan, stats, variables: evaluateLet(inner.let) });
-      if (sort && Object.keys(sort).length && !plan.providesSort) nReturned = shape(Array.from(matches), { sort, skip, limit }).length;
+      const matches = runQuery(coll, filter, { plan, stats, variables: evaluateLet(inner.let), collation });
+      if (sort && Object.keys(sort).length && !plan.providesSort) nReturned = shape(Array.from(matches), { sort, skip, limit, collation }).length;
       else for (const _doc of limited(matches, skip, limit)) nReturned++;
     }
   } else if (isHint(hint) && !isNaturalHint(hint)) throw new DbError(2, HINT_ERROR);
@@ -623,7 +628,6 @@ const REFUSED_STAGES = new Set(['$changeStream', '$currentOp', '$listSessions', 
 function aggregate(ctx: CommandContext, cmd: Document, db: string, conn?: ConnectionInfo): Document {
   if (isChangeStream(cmd.pipeline) && !cmd.explain) return ctx.changeStreams.open(cmd, db, conn?.id);
   const target = cmd.aggregate;
-  refuseCollation(cmd.collation);
   if (cmd.explain) {
     const { explain: _flag, cursor: _cursor, ...inner } = cmd;
     return explain(ctx, { explain: inner, verbosity: 'queryPlanner' }, db);
@@ -660,13 +664,15 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string, conn?: Connec
     const docs = rest.length ? runPipeline(input, rest, variables, { processingMode: 1 }) : input;
     return ctx.cursors.open(`${db}.${target}`, docs, asNumber((cmd.cursor as Document).batchSize));
   }
+  let collation = typeof cmd.collation === 'object' && cmd.collation !== null ? parseCollation(cmd.collation) : undefined;
   if (typeof target === 'string') {
     name = target;
     const coll = ctx.store.getCollection(db, target);
+    collation = collationOf(cmd.collation, coll);
     if (coll) {
       // A leading $match uses the same lookups as find, and limits what must be cloned for the pipeline.
       if (stages.length && stages[0].$match && typeof stages[0].$match === 'object') {
-        input = coll.find(stages[0].$match as Document, 0, variables);
+        input = coll.find(stages[0].$match as Document, 0, variables, undefined, collation);
         stages = stages.slice(1);
       } else input = coll.all();
     }
@@ -679,7 +685,7 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string, conn?: Connec
         processingMode: 1,
         // Joined documents land inside results that later stages may modify, so they are copies too.
         collectionResolver: (other: string) => (ctx.store.getCollection(db, other)?.all() ?? []).map((d) => cloneDeep(d) as Document),
-      })
+      }, collation)
     : input;
   if (writeStage) {
     writeOutput(ctx, db, writeStage, docs, variables);
@@ -764,12 +770,12 @@ function writeOutput(ctx: CommandContext, db: string, stage: Document, docs: Doc
 
 function count(ctx: CommandContext, cmd: Document, db: string): Document {
   const name = collName(cmd, 'count');
-  refuseCollation(cmd.collation);
   const coll = ctx.store.getCollection(db, name);
+  const collation = collationOf(cmd.collation, coll);
   const query = asDoc(cmd.query, 'query');
   const skip = asNumber(cmd.skip) ?? 0;
   const limit = Math.abs(asNumber(cmd.limit) ?? 0);
-  let n = coll ? (Object.keys(query).length || isHint(cmd.hint) ? coll.find(query, 0, undefined, cmd.hint).length : coll.docs.size) : 0;
+  let n = coll ? (Object.keys(query).length || isHint(cmd.hint) ? coll.find(query, 0, undefined, cmd.hint, collation).length : coll.docs.size) : 0;
   n = Math.max(0, n - skip);
   if (limit) n = Math.min(n, limit);
   return { n, ok: 1 };
@@ -777,28 +783,31 @@ function count(ctx: CommandContext, cmd: Document, db: string): Document {
 
 function distinct(ctx: CommandContext, cmd: Document, db: string): Document {
   const name = collName(cmd, 'distinct');
-  refuseCollation(cmd.collation);
   if (typeof cmd.key !== 'string') throw new DbError(14, "BSON field 'distinct.key' is missing or not a string");
   const coll = ctx.store.getCollection(db, name);
-  const docs = coll ? coll.find(asDoc(cmd.query, 'query')) : [];
+  const collation = collationOf(cmd.collation, coll);
+  const docs = coll ? coll.find(asDoc(cmd.query, 'query'), 0, undefined, cmd.hint, collation) : [];
   const seen = new Map<string, unknown>();
+  // Under a collation, values equal by it ("a" and "A" at strength 2) are one value, the first one met.
+  const classOf = collation ? collationClasses(collation.compare) : (x: unknown) => x;
   for (const doc of docs) {
     const v = resolvePath(doc, cmd.key);
     const values = Array.isArray(v) ? v.flat() : [v];
     for (const x of values) {
       if (x === undefined) continue;
-      const k = canonicalKey(x);
-      if (!seen.has(k)) seen.set(k, x);
+      const rep = classOf(x);
+      const k = canonicalKey(rep);
+      if (!seen.has(k)) seen.set(k, rep);
     }
   }
-  const values = Array.from(seen.values()).sort(compareBson);
+  const values = Array.from(seen.values()).sort((a, b) => compareBson(a, b, collation?.compare));
   return { values, ok: 1 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Collections, indexes, databases
 
-const INDEX_OPTIONS = new Set(['key', 'name', 'unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'background', 'v', 'hidden']);
+const INDEX_OPTIONS = new Set(['key', 'name', 'unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'background', 'v', 'hidden', 'collation']);
 
 function defaultIndexName(key: Document): string {
   return Object.entries(key)
@@ -806,9 +815,9 @@ function defaultIndexName(key: Document): string {
     .join('_');
 }
 
-function normalizeIndexSpec(raw: Document): Document {
+/** An index spec as stored and listed; without its own collation an index takes the collection's default, as in mongod. */
+function normalizeIndexSpec(raw: Document, defaultCollation: Collation | undefined): Document {
   for (const k of Object.keys(raw)) {
-    if (k === 'collation') refuseCollation(raw.collation);
     if (!INDEX_OPTIONS.has(k)) throw notSupported(`index option '${k}' is not supported by the embedded database`);
   }
   const key = asDoc(raw.key, 'key');
@@ -827,6 +836,8 @@ function normalizeIndexSpec(raw: Document): Document {
     spec.expireAfterSeconds = s;
   }
   if (raw.hidden === true) spec.hidden = true;
+  const collation = raw.collation !== undefined ? parseCollation(raw.collation) : defaultCollation;
+  if (collation) spec.collation = collation.spec;
   return spec;
 }
 
@@ -839,8 +850,9 @@ function createIndexes(ctx: CommandContext, cmd: Document, db: string): Document
   const name = collName(cmd, 'createIndexes');
   const raw = cmd.indexes;
   if (!Array.isArray(raw) || raw.length === 0) throw new DbError(2, 'Must specify at least one index to create');
-  const existed = ctx.store.getCollection(db, name) !== undefined;
-  const specs = raw.map((r) => normalizeIndexSpec(asDoc(r, 'indexes')));
+  const existing = ctx.store.getCollection(db, name);
+  const existed = existing !== undefined;
+  const specs = raw.map((r) => normalizeIndexSpec(asDoc(r, 'indexes'), existing?.collation));
   const coll = ctx.store.ensureCollection(db, name);
   const before = coll.indexes.length + 1;
   for (const spec of specs) {
@@ -853,7 +865,12 @@ function createIndexes(ctx: CommandContext, cmd: Document, db: string): Document
       if (sameSpec(byName.spec, spec)) continue;
       throw new DbError(86, `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${BSON.EJSON.stringify(spec)}, existing index: ${BSON.EJSON.stringify(byName.spec)}`);
     }
-    const byKey = coll.indexes.find((i) => canonicalKey(i.spec.key) === canonicalKey(spec.key) && canonicalKey(i.spec.partialFilterExpression) === canonicalKey(spec.partialFilterExpression));
+    const byKey = coll.indexes.find(
+      (i) =>
+        canonicalKey(i.spec.key) === canonicalKey(spec.key) &&
+        canonicalKey(i.spec.partialFilterExpression) === canonicalKey(spec.partialFilterExpression) &&
+        canonicalKey(i.spec.collation) === canonicalKey(spec.collation),
+    );
     if (byKey) {
       throw new DbError(85, `An equivalent index already exists with a different name and options. Requested index: ${BSON.EJSON.stringify(spec)}, existing index: ${BSON.EJSON.stringify(byKey.spec)}`);
     }
@@ -896,7 +913,7 @@ function dropIndexes(ctx: CommandContext, cmd: Document, db: string): Document {
 
 function create(ctx: CommandContext, cmd: Document, db: string): Document {
   const name = collName(cmd, 'create');
-  refuseCollation(cmd.collation);
+  const collation = parseCollation(cmd.collation);
   if (ctx.store.getCollection(db, name)) throw new DbError(48, `Collection ${db}.${name} already exists.`);
   if (cmd.viewOn !== undefined || cmd.pipeline !== undefined) {
     if (typeof cmd.viewOn !== 'string' || cmd.viewOn === '') throw new DbError(2, "'viewOn' option must be specified with 'pipeline'");
@@ -909,7 +926,7 @@ function create(ctx: CommandContext, cmd: Document, db: string): Document {
     ctx.store.ensureCollection(db, name, { viewOn: cmd.viewOn, pipeline });
     return { ok: 1 };
   }
-  ctx.store.ensureCollection(db, name, validationOptions(cmd, {}));
+  ctx.store.ensureCollection(db, name, validationOptions(cmd, collation ? { collation: collation.spec } : {}));
   return { ok: 1 };
 }
 

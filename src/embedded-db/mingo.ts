@@ -14,16 +14,22 @@ import type { Options } from 'mingo/types';
 import { Lazy } from 'mingo/lazy';
 import { flatten, resolve } from 'mingo/util';
 import { compareBson, equalsBson, sortKey, typeBracket } from './bson-order.js';
+import type { Collation, StringCompare } from './collation.js';
 import { DbError } from './errors.js';
 import { pathValues } from './keys.js';
 
+/** The string comparison of the collation a query or pipeline was compiled with (undefined: simple, binary). */
+function stringsOf(options: unknown): StringCompare | undefined {
+  return ((options as { local?: { collation?: Collation } } | undefined)?.local?.collation)?.compare;
+}
+
 /** Largest (sign 1) or smallest (sign -1) value, skipping null and missing like mongod; null when nothing is left. */
-function extreme(values: unknown[], sign: 1 | -1): unknown {
+function extreme(values: unknown[], sign: 1 | -1, strings?: StringCompare): unknown {
   let best: unknown = null;
   let found = false;
   for (const v of values) {
     if (v === null || v === undefined) continue;
-    if (!found || sign * compareBson(v, best) > 0) {
+    if (!found || sign * compareBson(v, best, strings) > 0) {
       best = v;
       found = true;
     }
@@ -41,10 +47,10 @@ const minMaxExpression = (sign: 1 | -1) => (obj: unknown, expr: unknown, options
   let values = operands.map((e) => evalExpr(obj, e, options));
   // A single operand that resolves to an array is traversed (mongod's documented behaviour).
   if (operands.length === 1 && Array.isArray(values[0])) values = values[0] as unknown[];
-  return extreme(values, sign);
+  return extreme(values, sign, stringsOf(options));
 };
 const minMaxAccumulator = (sign: 1 | -1) => (coll: unknown[], expr: unknown, options: Options) =>
-  extreme(expr === null || expr === undefined ? coll : coll.map((root) => evalExpr(root, expr, ComputeOptions.init(options).update({ root }))), sign);
+  extreme(expr === null || expr === undefined ? coll : coll.map((root) => evalExpr(root, expr, ComputeOptions.init(options).update({ root }))), sign, stringsOf(options));
 
 /*
  * Comparison query operators with mongod's rules, which mingo 7 does not follow: numbers of different BSON types
@@ -59,34 +65,34 @@ function candidates(lhs: unknown, depth: number): unknown[] {
 
 const isNil = (v: unknown): boolean => v === null || v === undefined;
 
-function eqPredicate(depth: number): Predicate {
+function eqPredicate(depth: number, strings?: StringCompare): Predicate {
   return (lhs, rhs) => {
     if (rhs === null) return isNil(lhs) || (Array.isArray(lhs) && flatten(lhs, depth).some(isNil));
-    return candidates(lhs, depth).some((v) => v !== undefined && equalsBson(v, rhs));
+    return candidates(lhs, depth).some((v) => v !== undefined && equalsBson(v, rhs, strings));
   };
 }
 
-function inPredicate(depth: number): Predicate {
-  const eq = eqPredicate(depth);
+function inPredicate(depth: number, strings?: StringCompare): Predicate {
+  const eq = eqPredicate(depth, strings);
   return (lhs, rhs) => {
     if (!Array.isArray(rhs)) throw new DbError(2, '$in needs an array');
     return rhs.some((r) => (r instanceof RegExp ? candidates(lhs, depth).some((v) => typeof v === 'string' && r.test(v)) : eq(lhs, r)));
   };
 }
 
-function rangePredicate(test: (c: number) => boolean, depth: number): Predicate {
+function rangePredicate(test: (c: number) => boolean, depth: number, strings?: StringCompare): Predicate {
   return (lhs, rhs) => {
     const bracket = typeBracket(rhs);
     const values = lhs === undefined ? [null] : candidates(lhs, depth);
-    return values.some((v) => (bracket === 1 || bracket === 14 || typeBracket(v) === bracket) && test(compareBson(v === undefined ? null : v, rhs)));
+    return values.some((v) => (bracket === 1 || bracket === 14 || typeBracket(v) === bracket) && test(compareBson(v === undefined ? null : v, rhs, strings)));
   };
 }
 
 const queryOperator =
-  (make: (depth: number) => Predicate, negate = false) =>
-  (selector: string, value: unknown) => {
+  (make: (depth: number, strings?: StringCompare) => Predicate, negate = false) =>
+  (selector: string, value: unknown, options: Options) => {
     const depth = selector.split('.').length - 1 || 1;
-    const predicate = make(depth);
+    const predicate = make(depth, stringsOf(options));
     return (obj: Document) => {
       const lhs = resolve(obj, selector, { unwrapArray: true });
       return negate ? !predicate(lhs, value) : predicate(lhs, value);
@@ -98,20 +104,63 @@ const COMPARISON_QUERY_OPS = {
   $ne: queryOperator(eqPredicate, true),
   $in: queryOperator(inPredicate),
   $nin: queryOperator(inPredicate, true),
-  $gt: queryOperator((d) => rangePredicate((c) => c > 0, d)),
-  $gte: queryOperator((d) => rangePredicate((c) => c >= 0, d)),
-  $lt: queryOperator((d) => rangePredicate((c) => c < 0, d)),
-  $lte: queryOperator((d) => rangePredicate((c) => c <= 0, d)),
+  $gt: queryOperator((d, s) => rangePredicate((c) => c > 0, d, s)),
+  $gte: queryOperator((d, s) => rangePredicate((c) => c >= 0, d, s)),
+  $lt: queryOperator((d, s) => rangePredicate((c) => c < 0, d, s)),
+  $lte: queryOperator((d, s) => rangePredicate((c) => c <= 0, d, s)),
 };
 
 /** Aggregation comparison expressions compare across types by the full BSON order. */
 const comparisonExpression = (test: (c: number) => boolean | number) => (obj: unknown, expr: unknown, options: Options) => {
   const [a, b] = evalExpr(obj, expr, options) as unknown[];
-  return test(compareBson(a === undefined ? null : a, b === undefined ? null : b));
+  return test(compareBson(a === undefined ? null : a, b === undefined ? null : b, stringsOf(options)));
+};
+
+/**
+ * Values that are equal under a collation ("a" and "A" at strength 2), merged: returns, for each value, the first
+ * equal one seen (a sorted list and binary search, so n log(distinct) comparisons).
+ */
+export function collationClasses(strings: StringCompare): (v: unknown) => unknown {
+  const seen: unknown[] = [];
+  return (v) => {
+    let lo = 0;
+    let hi = seen.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBson(seen[mid], v, strings) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < seen.length && compareBson(seen[lo], v, strings) === 0) return seen[lo];
+    seen.splice(lo, 0, v);
+    return v;
+  };
+}
+
+/** $group under a collation: documents whose keys are equal under it form one group (mingo groups by exact value). */
+const groupStage = (coll: { transform(f: (docs: Document[]) => unknown): unknown }, expr: Document, options: Options) => {
+  const strings = stringsOf(options);
+  if (!strings) return (pipelineOps.$group as (c: unknown, e: Document, o: Options) => unknown)(coll, expr, options);
+  return coll.transform((docs) => {
+    const classOf = collationClasses(strings);
+    const groups = new Map<unknown, Document[]>();
+    for (const d of docs) {
+      const raw = evalExpr(d, expr._id, options);
+      const key = classOf(raw === undefined ? null : raw);
+      const list = groups.get(key);
+      if (list) list.push(d);
+      else groups.set(key, [d]);
+    }
+    const out: Document[] = [];
+    for (const [key, members] of groups) {
+      const grouped = (pipelineOps.$group as unknown as (c: unknown, e: Document, o: Options) => { collect(): Document[] })(Lazy(members), { ...expr, _id: { $literal: key } }, options);
+      out.push(...grouped.collect());
+    }
+    return Lazy(out);
+  });
 };
 
 /** Sorts documents like mongod: BSON order, and for an array the smallest (ascending) or largest (descending) element. */
-export function sortDocuments<T extends Document>(docs: T[], spec: Document): T[] {
+export function sortDocuments<T extends Document>(docs: T[], spec: Document, strings?: StringCompare): T[] {
   if (Object.keys(spec).length === 1 && '$natural' in spec) return Number(spec.$natural) === -1 ? docs.slice().reverse() : docs;
   const fields = Object.keys(spec).map((f) => {
     const d = spec[f];
@@ -120,10 +169,10 @@ export function sortDocuments<T extends Document>(docs: T[], spec: Document): T[
     return { f, dir: dir as 1 | -1 };
   });
   if (fields.length === 0) return docs;
-  const keyed = docs.map((d, i) => ({ d, i, k: fields.map(({ f, dir }) => sortKey(pathValues(d, f), dir)) }));
+  const keyed = docs.map((d, i) => ({ d, i, k: fields.map(({ f, dir }) => sortKey(pathValues(d, f), dir, strings)) }));
   keyed.sort((x, y) => {
     for (let j = 0; j < fields.length; j++) {
-      const c = compareBson(x.k[j], y.k[j]);
+      const c = compareBson(x.k[j], y.k[j], strings);
       if (c) return fields[j].dir * c;
     }
     return x.i - y.i;
@@ -131,7 +180,8 @@ export function sortDocuments<T extends Document>(docs: T[], spec: Document): T[
   return keyed.map((k) => k.d);
 }
 
-const sortStage = (coll: { transform(f: (docs: Document[]) => unknown): unknown }, spec: Document) => coll.transform((docs) => Lazy(sortDocuments(docs, spec)));
+const sortStage = (coll: { transform(f: (docs: Document[]) => unknown): unknown }, spec: Document, options: Options) =>
+  coll.transform((docs) => Lazy(sortDocuments(docs, spec, stringsOf(options))));
 
 const FULL_CONTEXT = Context.init({
   accumulator: { ...accumulatorOps, $max: minMaxAccumulator(1), $min: minMaxAccumulator(-1) },
@@ -147,7 +197,7 @@ const FULL_CONTEXT = Context.init({
     $lt: comparisonExpression((c) => c < 0),
     $lte: comparisonExpression((c) => c <= 0),
   },
-  pipeline: { ...pipelineOps, $sort: sortStage },
+  pipeline: { ...pipelineOps, $sort: sortStage, $group: groupStage },
   projection: projectionOps,
   query: { ...queryOps, ...COMPARISON_QUERY_OPS },
   window: windowOps,
@@ -217,14 +267,16 @@ export function evaluateLet(letVars: unknown): Document | undefined {
   return out;
 }
 
-export function compileQuery(filter: Document, variables?: Document): Query {
-  return new Query(filter, mingoOptions(variables));
+/** A query; with a collation its string comparisons ($eq, $in, ranges) follow it. */
+export function compileQuery(filter: Document, variables?: Document, collation?: Collation): Query {
+  return new Query(filter, mingoOptions(variables, collation ? { collation } : undefined));
 }
 
 /** Runs a pipeline; `extra` options (collectionResolver, processingMode) need their own options object. */
-export function runPipeline(docs: Document[], pipeline: Document[], variables?: Document, extra?: Partial<Options>): Document[] {
+export function runPipeline(docs: Document[], pipeline: Document[], variables?: Document, extra?: Partial<Options>, collation?: Collation): Document[] {
   const opts = extra ? ComputeOptions.init({ ...BASE_SETTINGS, ...extra }) : ComputeOptions.init(BASE);
   if (variables) opts.update({ variables });
+  if (collation) opts.update({ collation } as Document);
   return new Aggregator(pipeline, fixNow(opts)).run(docs) as Document[];
 }
 

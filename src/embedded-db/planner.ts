@@ -1,6 +1,7 @@
 // Query planner: picks the _id lookup, an index scan (equality, range, prefix, $in; order for sorts) or a collection scan, runs it lazily, and explains it.
 import { BSONRegExp, type Document } from 'bson';
 import { BracketEdge, compareBson, typeBracket } from './bson-order.js';
+import type { Collation } from './collation.js';
 import { DbError } from './errors.js';
 import { canonicalKey, isLookupLiteral } from './keys.js';
 import { compileQuery } from './mingo.js';
@@ -245,26 +246,40 @@ function findHinted(coll: Collection, hint: unknown): SecondaryIndex | undefined
 
 export const HINT_ERROR = 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index';
 
-/** Chooses how to answer `filter` (optionally in `sort` order, or as `hint` says). */
-export function planQuery(coll: Collection, filter: Document, sort?: Document, hint?: unknown): Plan {
+/** Whether a value holds a string anywhere (its equality then depends on the collation). */
+function holdsString(v: unknown): boolean {
+  if (typeof v === 'string') return true;
+  if (Array.isArray(v)) return v.some(holdsString);
+  return isPlainObject(v) && Object.values(v).some(holdsString);
+}
+
+/**
+ * Chooses how to answer `filter` (optionally in `sort` order, or as `hint` says). Index bounds and index order are
+ * binary: a query with a collation uses no index bounds (and the _id lookup only for ids without strings), and a
+ * collated index gives no bounds to a simple query; a hinted index is then scanned whole. Results are the same.
+ */
+export function planQuery(coll: Collection, filter: Document, sort?: Document, hint?: unknown, collation?: Collation): Plan {
   const sortList = sortFields(sort).filter(([f]) => f !== '$natural');
   const natural = sort && '$natural' in sort ? Number(sort.$natural) : 0;
   const conds = conditions(filter);
   const hintGiven = hint !== undefined && hint !== null && !(isPlainObject(hint) && Object.keys(hint).length === 0) && hint !== '';
+  const usable = (idx: SecondaryIndex): boolean => !collation && !idx.collation;
   if (hintGiven) {
     if (isPlainObject(hint) && '$natural' in hint) return { stage: 'COLLSCAN', reverse: Number(hint.$natural) === -1, providesSort: false };
     const idx = findHinted(coll, hint);
     if (!idx) throw new DbError(2, HINT_ERROR);
+    if (!usable(idx)) return { stage: 'IXSCAN', index: idx, ranges: undefined, reverse: false, providesSort: false, hinted: true };
     const bounds = boundsFor(idx, conds);
     const dir = sortDirection(idx, bounds, sortList);
     return { stage: 'IXSCAN', index: idx, ranges: bounds?.ranges, reverse: dir === -1, providesSort: dir !== 0, hinted: true };
   }
   if (natural) return { stage: 'COLLSCAN', reverse: natural === -1, providesSort: sortList.length === 0 };
-  const byId = idLookup(filter);
+  let byId = idLookup(filter);
+  if (byId && collation && byId.ids.some(holdsString)) byId = undefined;
   if (byId && sortList.length === 0) return { stage: 'IDHACK', ids: byId.ids, exact: byId.exact, providesSort: false };
   let best: { idx: SecondaryIndex; bounds: Bounds | undefined; score: number; dir: 1 | -1 | 0 } | undefined;
   for (const idx of [coll.idIndex, ...coll.indexes]) {
-    if (idx.spec.hidden === true) continue;
+    if (idx.spec.hidden === true || !usable(idx)) continue;
     const bounds = boundsFor(idx, conds);
     if (idx.partial && !impliesPartial(conds, idx.spec.partialFilterExpression as Document)) continue;
     // A sparse index lacks the documents where the field is missing, which a bound including null would need.
@@ -336,10 +351,14 @@ function* scanIndex(idx: SecondaryIndex, ranges: KeyRange[] | undefined, reverse
 }
 
 /** Runs a plan lazily: yields matching documents in plan order, counting keys and documents examined. */
-export function* runQuery(coll: Collection, filter: Document, opts: { variables?: Document; sort?: Document; hint?: unknown; plan?: Plan; stats?: QueryStats } = {}): Generator<Document> {
-  const plan = opts.plan ?? planQuery(coll, filter, opts.sort, opts.hint);
+export function* runQuery(
+  coll: Collection,
+  filter: Document,
+  opts: { variables?: Document; sort?: Document; hint?: unknown; plan?: Plan; stats?: QueryStats; collation?: Collation } = {},
+): Generator<Document> {
+  const plan = opts.plan ?? planQuery(coll, filter, opts.sort, opts.hint, opts.collation);
   const stats = opts.stats ?? { keysExamined: 0, docsExamined: 0 };
-  const query = Object.keys(filter).length > 0 && !(plan.stage === 'IDHACK' && plan.exact) ? compileQuery(filter, opts.variables) : undefined;
+  const query = Object.keys(filter).length > 0 && !(plan.stage === 'IDHACK' && plan.exact) ? compileQuery(filter, opts.variables, opts.collation) : undefined;
   if (plan.stage === 'IDHACK') {
     const seen = new Set<string>();
     for (const id of plan.ids) {

@@ -2,6 +2,7 @@
 import type { Document } from 'bson';
 import type { Query } from 'mingo/query';
 import { compareBson, typeBracket } from './bson-order.js';
+import { parseCollation, type Collation } from './collation.js';
 import { DbError } from './errors.js';
 import { canonicalKey, getPath, pathValues } from './keys.js';
 
@@ -23,8 +24,10 @@ export class SecondaryIndex {
   readonly dirs: (1 | -1)[];
   readonly unique: boolean;
   readonly sparse: boolean;
-  /** unique indexes only: canonical key tuple -> canonical _id of the owner */
+  /** unique indexes without a collation only: canonical key tuple -> canonical _id of the owner */
   readonly entries: Map<string, string> | undefined;
+  /** The index's collation (spec.collation): its entries are ordered, and unique keys compared, by it. */
+  readonly collation: Collation | undefined;
   readonly sorted: IndexEntry[] = [];
   /** Set once any document has an array on an indexed path; never cleared (as in mongod). */
   multikey = false;
@@ -45,7 +48,37 @@ export class SecondaryIndex {
     this.dirs = this.fields.map((f) => (Number((spec.key as Document)[f]) === -1 ? -1 : 1));
     this.unique = spec.unique === true || isId;
     this.sparse = spec.sparse === true;
-    this.entries = spec.unique === true && !isId ? new Map() : undefined;
+    this.collation = isId ? undefined : parseCollation(spec.collation);
+    // Strings equal under a collation have no common canonical form (Intl gives no sort keys): a collated unique
+    // index finds an equal key by binary search in its sorted entries instead of in a map.
+    this.entries = spec.unique === true && !isId && !this.collation ? new Map() : undefined;
+  }
+
+  private compareKeys(a: unknown[], b: unknown[]): number {
+    const strings = this.collation?.compare;
+    for (let j = 0; j < this.dirs.length; j++) {
+      const c = compareBson(a[j], b[j], strings);
+      if (c) return c * this.dirs[j];
+    }
+    return 0;
+  }
+
+  /** The _id (canonical) of another document holding one of these keys in a unique index, if any. */
+  otherOwner(keys: DocKeys, id: string): string | undefined {
+    if (!this.unique || this.isId) return undefined;
+    if (this.entries) {
+      for (const c of keys.canon) {
+        const owner = this.entries.get(c);
+        if (owner !== undefined && owner !== id) return owner;
+      }
+      return undefined;
+    }
+    for (const key of keys.tuples) {
+      for (let at = this.search((e) => this.compareKeys(e.key, key) < 0); at < this.sorted.length && this.compareKeys(this.sorted[at].key, key) === 0; at++) {
+        if (this.sorted[at].id !== id) return this.sorted[at].id;
+      }
+    }
+    return undefined;
   }
 
   /** Key tuples of a document (one per combination of array elements), or null when it is not in the index (sparse / partial). */
@@ -103,11 +136,7 @@ export class SecondaryIndex {
   }
 
   compare(a: IndexEntry, b: IndexEntry): number {
-    for (let j = 0; j < this.dirs.length; j++) {
-      const c = compareBson(a.key[j], b.key[j]);
-      if (c) return c * this.dirs[j];
-    }
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return this.compareKeys(a.key, b.key) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   }
 
   /** First position whose entry is not below `probe` (probe < entry => 0 <= result). */
@@ -145,7 +174,7 @@ export class SecondaryIndex {
   }
 
   /** Builds from scratch (createIndex, recovery): one sort instead of n insertions. */
-  build(docs: Iterable<[string, Document]>, onDuplicate: (doc: Document) => never): void {
+  build(docs: Map<string, Document>, onDuplicate: (doc: Document) => never): void {
     for (const [id, doc] of docs) {
       const keys = this.keysOf(doc);
       if (!keys) continue;
@@ -159,6 +188,12 @@ export class SecondaryIndex {
       for (const key of keys.tuples) this.sorted.push({ key, id });
     }
     this.sorted.sort((a, b) => this.compare(a, b));
+    if (this.unique && !this.entries && !this.isId) {
+      for (let i = 1; i < this.sorted.length; i++) {
+        const [a, b] = [this.sorted[i - 1], this.sorted[i]];
+        if (a.id !== b.id && this.compareKeys(a.key, b.key) === 0) onDuplicate(docs.get(b.id)!);
+      }
+    }
     this.version++;
   }
 }

@@ -1,5 +1,6 @@
 // In-memory storage: databases, collections of immutable document snapshots, the _id map and every index kept in step with writes.
 import { BSON, type Document } from 'bson';
+import { parseCollation, type Collation } from './collation.js';
 import { DbError } from './errors.js';
 import { canonicalKey, getPath } from './keys.js';
 import { compileQuery } from './mingo.js';
@@ -59,8 +60,13 @@ export class Collection {
     return `${this.db}.${this.name}`;
   }
 
+  /** The collection's default collation (`create` with `collation`), used by commands that give none. */
+  get collation(): Collation | undefined {
+    return parseCollation(this.options.collation);
+  }
+
   indexSpecs(): Document[] {
-    return [ID_INDEX_SPEC, ...this.indexes.map((i) => i.spec)];
+    return [this.options.collation ? { ...ID_INDEX_SPEC, collation: this.options.collation } : ID_INDEX_SPEC, ...this.indexes.map((i) => i.spec)];
   }
 
   /** Snapshot of all documents in natural (insertion) order. */
@@ -69,9 +75,9 @@ export class Collection {
   }
 
   /** Documents matching `filter` in natural or index order (the planner picks); `limit` stops early. */
-  find(filter: Document, limit = 0, variables?: Document, hint?: unknown): Document[] {
+  find(filter: Document, limit = 0, variables?: Document, hint?: unknown, collation?: Collation): Document[] {
     const out: Document[] = [];
-    for (const doc of runQuery(this, filter, { variables, hint })) {
+    for (const doc of runQuery(this, filter, { variables, hint, collation })) {
       out.push(doc);
       if (limit > 0 && out.length >= limit) break;
     }
@@ -95,12 +101,7 @@ export class Collection {
   private keysFor(doc: Document, idKey: string): (DocKeys | null)[] {
     return this.indexes.map((idx) => {
       const keys = idx.keysOf(doc);
-      if (keys && idx.entries) {
-        for (const k of keys.canon) {
-          const owner = idx.entries.get(k);
-          if (owner !== undefined && owner !== idKey) throw this.duplicateError(idx, doc);
-        }
-      }
+      if (keys && idx.unique && idx.otherOwner(keys, idKey) !== undefined) throw this.duplicateError(idx, doc);
       return keys;
     });
   }

@@ -69,9 +69,11 @@ describe('command errors', () => {
   it.skipIf(!usingEmbeddedDb())('options that would change semantics are refused with 115', async () => {
     const c = db.collection('opts');
     await c.insertOne({ a: 'x' });
-    const collation = await serverError(c.find({}, { collation: { locale: 'en', strength: 2 } }).toArray());
-    expect(collation.code).toBe(115);
-    expect(collation.message).toMatch(/collation/);
+    const returnKey = await serverError(db.command({ find: 'opts', filter: {}, returnKey: true }));
+    expect(returnKey.code).toBe(115);
+    expect(returnKey.message).toMatch(/returnKey/);
+    const backwards = await serverError(c.find({}, { collation: { locale: 'fr', backwards: true } }).toArray());
+    expect(backwards.code).toBe(115);
     const capped = await serverError(db.createCollection('capped', { capped: true, size: 4096 }));
     expect(capped.code).toBe(115);
     const preImages = await serverError(c.watch([], { fullDocumentBeforeChange: 'required' }).tryNext());

@@ -1,0 +1,138 @@
+// Collations as mongod applies them: strength 1 ignores case and accents, 2 ignores case, 3 (default) neither; 'simple' is binary.
+import { MongoClient, type CollationOptions, type Collection, type Db, type Document } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+
+let client: MongoClient;
+let db: Db;
+let n = 0;
+const fresh = (): Collection<Document> => db.collection(`c${n++}`);
+
+const en = (strength: number): CollationOptions => ({ locale: 'en', strength: strength as CollationOptions['strength'] });
+const FRUIT = ['apple', 'Apple', 'APPLE', 'Äpple', 'banana'];
+
+async function fruit(): Promise<Collection<Document>> {
+  const c = fresh();
+  await c.insertMany(FRUIT.map((name, i) => ({ _id: i as never, name })));
+  return c;
+}
+
+const names = (docs: Document[]): string[] => docs.map((d) => d.name as string);
+
+beforeAll(async () => {
+  client = new MongoClient(getTestMongoUri());
+  await client.connect();
+  db = client.db(uniqueDbName('collation'));
+});
+
+afterAll(async () => {
+  await db?.dropDatabase();
+  await client?.close();
+});
+
+describe('collation on reads', () => {
+  it('find: strength 1 ignores case and accents, 2 ignores case, 3 and simple compare both', async () => {
+    const c = await fruit();
+    const find = (collation?: CollationOptions) => c.find({ name: 'apple' }, collation ? { collation } : {}).sort({ _id: 1 }).toArray();
+    expect(names(await find(en(1)))).toEqual(['apple', 'Apple', 'APPLE', 'Äpple']);
+    expect(names(await find(en(2)))).toEqual(['apple', 'Apple', 'APPLE']);
+    expect(names(await find(en(3)))).toEqual(['apple']);
+    expect(names(await find({ locale: 'simple' }))).toEqual(['apple']);
+    expect(names(await find())).toEqual(['apple']);
+    // $in and $ne follow it too.
+    expect(await c.countDocuments({ name: { $in: ['APPLE', 'BANANA'] } }, { collation: en(2) })).toBe(4);
+    expect(await c.countDocuments({ name: { $ne: 'APPLE' } }, { collation: en(2) })).toBe(2);
+  });
+
+  it('sort and ranges use the locale order (binary order puts every capital first)', async () => {
+    const c = fresh();
+    await c.insertMany(['b', 'B', 'a', 'A', 'c'].map((name) => ({ name })));
+    const sorted = async (collation?: CollationOptions) => names(await c.find({}, collation ? { collation } : {}).sort({ name: 1 }).project({ _id: 0 }).toArray());
+    expect(await sorted()).toEqual(['A', 'B', 'a', 'b', 'c']);
+    expect(await sorted({ locale: 'en' })).toEqual(['a', 'A', 'b', 'B', 'c']);
+    expect(await sorted({ locale: 'en', caseFirst: 'upper' })).toEqual(['A', 'a', 'B', 'b', 'c']);
+    expect(names(await c.find({ name: { $gt: 'B' } }).sort({ name: 1 }).toArray())).toEqual(['a', 'b', 'c']);
+    expect(names(await c.find({ name: { $gt: 'B' } }, { collation: { locale: 'en' } }).sort({ name: 1 }).toArray())).toEqual(['c']);
+    const numbers = fresh();
+    await numbers.insertMany(['10', '9', '2'].map((name) => ({ name })));
+    expect(names(await numbers.find({}, { collation: { locale: 'en', numericOrdering: true } }).sort({ name: 1 }).toArray())).toEqual(['2', '9', '10']);
+  });
+
+  it('count and distinct (one value per class of equal strings)', async () => {
+    const c = await fruit();
+    expect(await c.countDocuments({ name: 'APPLE' }, { collation: en(2) })).toBe(3);
+    const values = (await c.distinct('name', {}, { collation: en(2) })) as string[];
+    expect(values).toHaveLength(3);
+    expect(new Set(values.map((v) => v.toLowerCase()))).toEqual(new Set(['apple', 'äpple', 'banana']));
+    expect(await c.distinct('name', {}, { collation: en(1) })).toHaveLength(2);
+    expect(await c.distinct('name')).toHaveLength(5);
+  });
+
+  it('aggregate: $match, $sort and $group keys follow the collation', async () => {
+    const c = await fruit();
+    const groups = await c
+      .aggregate<{ _id: string; n: number }>([{ $match: { name: { $ne: 'BANANA' } } }, { $group: { _id: '$name', n: { $sum: 1 } } }, { $sort: { n: -1 } }], { collation: en(2) })
+      .toArray();
+    expect(groups.map((g) => g.n)).toEqual([3, 1]);
+    expect(groups[0]._id.toLowerCase()).toBe('apple');
+    expect(groups[1]._id).toBe('Äpple');
+    const sorted = await c.aggregate([{ $sort: { name: 1, _id: 1 } }, { $project: { _id: 0, name: 1 } }], { collation: { locale: 'en' } }).toArray();
+    expect(names(sorted)).toEqual(['apple', 'Apple', 'APPLE', 'Äpple', 'banana']);
+    // Without a collation $group is exact.
+    expect(await c.aggregate([{ $group: { _id: '$name' } }]).toArray()).toHaveLength(5);
+  });
+});
+
+describe('collation on writes', () => {
+  it('update, delete and findAndModify match with it', async () => {
+    const c = await fruit();
+    expect((await c.updateMany({ name: 'apple' }, { $set: { hit: true } }, { collation: en(2) })).modifiedCount).toBe(3);
+    expect((await c.updateMany({ name: 'apple' }, { $set: { hit2: true } })).modifiedCount).toBe(1);
+    const found = await c.findOneAndUpdate({ name: 'BANANA' }, { $set: { ripe: true } }, { collation: en(2), returnDocument: 'after' });
+    expect(found).toMatchObject({ name: 'banana', ripe: true });
+    expect(await c.findOneAndUpdate({ name: 'BANANA' }, { $set: { ripe: false } })).toBeNull();
+    expect((await c.deleteOne({ name: 'BANANA' })).deletedCount).toBe(0);
+    expect((await c.deleteMany({ name: 'APPLE' }, { collation: en(1) })).deletedCount).toBe(4);
+    expect(names(await c.find().toArray())).toEqual(['banana']);
+  });
+
+  it('a unique index with a collation refuses keys equal under it', async () => {
+    const c = fresh();
+    await c.createIndex({ email: 1 }, { unique: true, collation: en(2) });
+    await c.insertOne({ email: 'Ann@Example.com' });
+    expect((await serverError(c.insertOne({ email: 'ann@example.com' }))).code).toBe(11000);
+    await c.insertOne({ email: 'ánn@example.com' });
+    expect(await c.countDocuments({ email: 'ann@example.com' })).toBe(0);
+    expect(await c.countDocuments({ email: 'ann@example.com' }, { collation: en(2) })).toBe(1);
+    const index = (await c.listIndexes().toArray()).find((i) => i.name === 'email_1');
+    expect(index?.collation).toMatchObject({ locale: 'en', strength: 2 });
+    // Building one over documents that collide under it fails, and leaves no index.
+    const d = fresh();
+    await d.insertMany([{ k: 'x' }, { k: 'X' }]);
+    expect((await serverError(d.createIndex({ k: 1 }, { unique: true, collation: en(2) }))).code).toBe(11000);
+    await d.createIndex({ k: 1 }, { unique: true });
+  });
+
+  it('a collection default collation (create) applies when a command gives none, and to its new indexes', async () => {
+    const name = `defaults${n++}`;
+    await db.createCollection(name, { collation: en(2) });
+    const c = db.collection(name);
+    await c.insertMany([{ s: 'Hello' }, { s: 'world' }]);
+    expect(await c.countDocuments({ s: 'hello' })).toBe(1);
+    expect(await c.countDocuments({ s: 'hello' }, { collation: { locale: 'simple' } })).toBe(0);
+    expect((await c.updateOne({ s: 'WORLD' }, { $set: { t: 1 } })).modifiedCount).toBe(1);
+    const [info] = await db.listCollections({ name }).toArray();
+    expect((info as Document).options.collation).toMatchObject({ locale: 'en', strength: 2 });
+    await c.createIndex({ s: 1 }, { unique: true });
+    const index = (await c.listIndexes().toArray()).find((i) => i.name === 's_1');
+    expect(index?.collation).toMatchObject({ locale: 'en', strength: 2 });
+    expect((await serverError(c.insertOne({ s: 'HELLO' }))).code).toBe(11000);
+  });
+
+  it('an invalid locale is BadValue (2), an unknown field 40415', async () => {
+    const c = await fruit();
+    expect((await serverError(c.find({}, { collation: { locale: 'x_invalid' } }).toArray())).code).toBe(2);
+    expect((await serverError(db.createCollection(`bad${n++}`, { collation: { locale: 'x_invalid' } }))).code).toBe(2);
+    expect((await serverError(c.find({}, { collation: { locale: 'en', colour: 'blue' } as CollationOptions }).toArray())).code).toBe(40415);
+  });
+});
