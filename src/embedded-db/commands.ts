@@ -6,6 +6,7 @@ import { CursorManager } from './cursors.js';
 import { DbError, ErrorCodes, badValue, notSupported, toDbError } from './errors.js';
 import { compareBson } from './bson-order.js';
 import { parseCollation, type Collation } from './collation.js';
+import { compileJsonSchema } from './json-schema.js';
 import { canonicalKey } from './keys.js';
 import { collationClasses, compileQuery, evaluateLet, runPipeline, sortDocuments } from './mingo.js';
 import { HINT_ERROR, describePlan, planQuery, runQuery, type QueryStats } from './planner.js';
@@ -235,7 +236,28 @@ function checkValidator(coll: Collection, doc: Document, before: Document | unde
   if (query.test(doc)) return;
   if (level === 'moderate' && before && !query.test(before)) return;
   if (coll.options.validationAction === 'warn') return;
-  throw new DbError(121, 'Document failed validation', { errInfo: { failingDocumentId: doc._id, details: { operatorName: '$and', clausesNotSatisfied: [] } } });
+  throw new DbError(121, 'Document failed validation', { errInfo: { failingDocumentId: doc._id, details: validationDetails(validator, doc) } });
+}
+
+/**
+ * mongod's errInfo.details: a $jsonSchema clause says which rules failed; query clauses are only named (mongod
+ * details each operator, this server does not).
+ */
+function validationDetails(validator: Document, doc: Document): Document {
+  const clauses = Object.entries(validator).map(([k, v]) => ({ k, v }));
+  const explain = ({ k, v }: { k: string; v: unknown }): Document | undefined => {
+    if (k === '$jsonSchema') {
+      const schema = compileJsonSchema(v);
+      return schema.test(doc) ? undefined : schema.explain(doc);
+    }
+    return compileQuery({ [k]: v }).test(doc) ? undefined : { operatorName: k.startsWith('$') ? k : '$eq', specifiedAs: { [k]: v } };
+  };
+  if (clauses.length === 1) return explain(clauses[0]) ?? { operatorName: '$and', clausesNotSatisfied: [] };
+  const failed = clauses.flatMap((c, index) => {
+    const details = explain(c);
+    return details ? [{ index, details }] : [];
+  });
+  return { operatorName: '$and', clausesNotSatisfied: failed };
 }
 
 function insertDocument(coll: Collection, raw: unknown, bypass = false): Document {
@@ -935,10 +957,7 @@ function validationOptions(cmd: Document, base: Document): Document {
   const out: Document = { ...base };
   if (cmd.validator !== undefined) {
     const v = asDoc(cmd.validator, 'validator');
-    if (/"\$jsonSchema"/.test(JSON.stringify(v))) {
-      throw notSupported('$jsonSchema validators are not supported by the embedded database; use a query validator or a real MongoDB');
-    }
-    compileQuery(v); // a bad operator fails here, not on the first insert
+    compileQuery(v); // a bad operator or $jsonSchema keyword fails here, not on the first insert
     if (Object.keys(v).length) out.validator = v;
     else delete out.validator;
   }

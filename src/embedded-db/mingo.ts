@@ -16,6 +16,7 @@ import { flatten, resolve } from 'mingo/util';
 import { compareBson, equalsBson, sortKey, typeBracket } from './bson-order.js';
 import type { Collation, StringCompare } from './collation.js';
 import { DbError } from './errors.js';
+import { compileJsonSchema } from './json-schema.js';
 import { pathValues } from './keys.js';
 
 /** The string comparison of the collation a query or pipeline was compiled with (undefined: simple, binary). */
@@ -235,6 +236,11 @@ const BASE_SETTINGS = {
   failOnError: true,
   processingMode: 0,
   context: FULL_CONTEXT,
+  // The $jsonSchema query operator (in queries and validators) with MongoDB's dialect.
+  jsonSchemaValidator: (schema: unknown) => {
+    const compiled = compileJsonSchema(schema);
+    return (doc: unknown) => compiled.test(doc);
+  },
 };
 const BASE = ComputeOptions.init(BASE_SETTINGS);
 

@@ -1,5 +1,5 @@
 // Collection validators (query form): create and collMod, validationLevel / validationAction, bypassDocumentValidation, error 121.
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Db, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
 
@@ -47,5 +47,63 @@ describe('validators', () => {
     await db.command({ collMod: 'stock2', validationAction: 'warn' });
     await c.insertOne({ _id: 'warned' as never, qty: -3 });
     expect(await c.countDocuments()).toBe(3);
+  });
+
+  it('$jsonSchema validators: bsonType, required, properties, enum, ranges, items, additionalProperties; errInfo names the failing rules', async () => {
+    await db.createCollection('people', {
+      validator: {
+        $jsonSchema: {
+          bsonType: 'object',
+          required: ['name', 'age'],
+          additionalProperties: false,
+          properties: {
+            _id: { bsonType: 'objectId' },
+            name: { bsonType: 'string', minLength: 1, description: 'a name' },
+            age: { bsonType: 'int', minimum: 0, maximum: 150 },
+            status: { enum: ['active', 'retired'] },
+            tags: { bsonType: 'array', items: { bsonType: 'string' }, uniqueItems: true, maxItems: 3 },
+            email: { type: 'string', pattern: '@example\\.com$' },
+          },
+        },
+      },
+    });
+    const c = db.collection('people');
+    await c.insertOne({ name: 'Ann', age: 40, status: 'active', tags: ['a', 'b'], email: 'ann@example.com' });
+    const refused = async (doc: Document): Promise<Document> => {
+      const err = await serverError(c.insertOne(doc));
+      expect(err.code).toBe(121);
+      return err.errInfo as Document;
+    };
+    const missing = await refused({ age: 3 });
+    expect(missing.details.operatorName).toBe('$jsonSchema');
+    expect(missing.details.schemaRulesNotSatisfied).toContainEqual(expect.objectContaining({ operatorName: 'required', missingProperties: ['name'] }));
+    const wrongType = await refused({ name: 'Bo', age: 'old' });
+    const props = (wrongType.details.schemaRulesNotSatisfied as Document[]).find((r) => r.operatorName === 'properties')!;
+    expect(props.propertiesNotSatisfied[0]).toMatchObject({ propertyName: 'age', details: [expect.objectContaining({ operatorName: 'bsonType' })] });
+    await refused({ name: '', age: 1 });
+    await refused({ name: 'Cy', age: -1 });
+    await refused({ name: 'Cy', age: 1, status: 'asleep' });
+    await refused({ name: 'Cy', age: 1, tags: ['x', 'x'] });
+    await refused({ name: 'Cy', age: 1, tags: ['x', 1] });
+    await refused({ name: 'Cy', age: 1, email: 'cy@elsewhere.org' });
+    await refused({ name: 'Cy', age: 1, nickname: 'C' });
+    expect((await serverError(c.updateOne({ name: 'Ann' }, { $set: { age: 200 } }))).code).toBe(121);
+    expect((await serverError(c.updateOne({ name: 'Ann' }, { $unset: { name: '' } }))).code).toBe(121);
+    await c.updateOne({ name: 'Ann' }, { $set: { age: 41 }, $push: { tags: 'c' } } as Document);
+    expect(await c.countDocuments()).toBe(1);
+    // Unknown and unsupported keywords fail when the validator is set (FailedToParse, 9).
+    expect((await serverError(db.createCollection('bad1', { validator: { $jsonSchema: { bsonType: 'object', colour: 'red' } } }))).code).toBe(9);
+    expect((await serverError(db.command({ collMod: 'people', validator: { $jsonSchema: { properties: { a: { format: 'email' } } } } }))).code).toBe(9);
+  });
+
+  it('$jsonSchema with warn lets a failing document in; as a query operator it filters', async () => {
+    await db.createCollection('loose', { validator: { $jsonSchema: { required: ['k'] } }, validationAction: 'warn' });
+    const c = db.collection('loose');
+    await c.insertMany([{ k: 1 }, { other: true }, { k: 'two', list: [1, 2] }]);
+    expect(await c.countDocuments()).toBe(3);
+    expect(await c.countDocuments({ $jsonSchema: { required: ['k'], properties: { k: { bsonType: 'number' } } } })).toBe(1);
+    expect(await c.countDocuments({ $jsonSchema: { properties: { list: { minItems: 2 } } } })).toBe(3);
+    expect(await c.countDocuments({ $nor: [{ $jsonSchema: { required: ['k'] } }] })).toBe(1);
+    expect(await c.countDocuments({ $jsonSchema: { anyOf: [{ required: ['other'] }, { properties: { k: { type: 'string' } } }] }, k: { $exists: true } })).toBe(1);
   });
 });
