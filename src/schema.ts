@@ -9,5 +9,6 @@ import './downloads/download.schema.js';
 import './posts/post.schema.js';
 import './credits/credits.schema.js';
 import './stats/stats.schema.js';
+import './live/live.schema.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -4,6 +4,7 @@ import { createContext, type Context } from './context.js';
 import { useDbTrace } from './db/db-trace.plugin.js';
 import { useCacheControl } from './http/cache-control.plugin.js';
 import { useIdempotencyKeys } from './idempotency/idempotency.plugin.js';
+import { useLiveEvents } from './live/live-sse.plugin.js';
 import { logger } from './logger.js';
 import { schema } from './schema.js';
 import { corsOptions } from './security/origin.plugin.js';
@@ -25,5 +26,5 @@ export const yoga = createYoga<Record<string, unknown>, Context>({
   batching: false,
   // Replaced by the MAX_BODY_BYTES check in securityPlugins(), which answers 413 the same way.
   maxRequestBodySize: false,
-  plugins: [...securityPlugins(), useDbTrace(), useIdempotencyKeys(), useCacheControl()],
+  plugins: [...securityPlugins(), useDbTrace(), useIdempotencyKeys(), useCacheControl(), useLiveEvents()],
 });
