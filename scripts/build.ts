@@ -1,10 +1,12 @@
 // `npm run build`: the deployment itself, as Vercel's Build Output API v3 in .vercel/output (docs/deploy.md). Every
 // api/**/*.ts becomes one function: a single minified ESM bundle plus the .vc-config.json that tells Vercel's Node
-// launcher how to run it. Nothing else is emitted, so nothing but those functions is reachable over HTTP.
+// launcher how to run it; the web page (web/, built by Vite) is the static output. Nothing else is emitted, so nothing
+// but those functions and the page's built files is reachable over HTTP.
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { ASSET_CACHE_CONTROL, PAGE_CACHE_CONTROL, WEB_HEADERS } from '../src/http/web-site.js';
 
 /** The Node major Vercel runs every function on; package.json `engines` admits it (test/artifact checks both). */
 export const FUNCTION_RUNTIME = 'nodejs22.x';
@@ -162,13 +164,26 @@ async function buildFunction(entry: string, outputDir: string): Promise<BuiltFun
 }
 
 /**
- * Routes: functions and nothing else. After the filesystem phase (which holds only the functions) every other path
- * is a 404, so no source, test or config file can ever be served, whatever lands in the repository.
+ * Routes: the functions and the page's built files (static/), with the page's headers (the same the dev server sends,
+ * src/http/web-site.ts). After the filesystem phase every other path is a 404, so no source, test or config file can
+ * ever be served, whatever lands in the repository.
  */
 export const OUTPUT_CONFIG = {
   version: 3,
-  routes: [{ handle: 'filesystem' }, { src: '/(.*)', status: 404 }],
+  routes: [
+    { src: '^/(?!api/).*$', headers: WEB_HEADERS, continue: true },
+    { src: '^/assets/.+$', headers: { 'cache-control': ASSET_CACHE_CONTROL }, continue: true },
+    { src: '^/(index\\.html)?$', headers: { 'cache-control': PAGE_CACHE_CONTROL }, continue: true },
+    { handle: 'filesystem' },
+    { src: '/(.*)', status: 404 },
+  ],
 } as const;
+
+/** The web page into static/: Vite's build of web/ (index.html and content-hashed assets, no source maps). */
+async function buildStatic(outputDir: string): Promise<void> {
+  const { build: vite } = await import('vite');
+  await vite({ configFile: join(ROOT, 'web', 'vite.config.ts'), logLevel: 'warn', build: { outDir: join(outputDir, 'static'), emptyOutDir: true } });
+}
 
 /** Writes .vercel/output from scratch; returns what it built. */
 export async function buildOutput(outputDir = OUTPUT_DIR): Promise<BuiltFunction[]> {
@@ -178,6 +193,7 @@ export async function buildOutput(outputDir = OUTPUT_DIR): Promise<BuiltFunction
   if (entries.length === 0) throw new Error('no api/**/*.ts entry to build');
   const built: BuiltFunction[] = [];
   for (const entry of entries) built.push(await buildFunction(entry, outputDir));
+  await buildStatic(outputDir);
   await writeFile(join(outputDir, 'config.json'), `${JSON.stringify(OUTPUT_CONFIG, null, 2)}\n`);
   return built;
 }

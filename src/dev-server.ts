@@ -1,9 +1,11 @@
-// `npm run dev`: the API on PORT (default 4000), on MONGODB_URI or else an embedded database in .data/.
+// `npm run dev`: the web page at / and the API on PORT (default 4000), on MONGODB_URI or else an embedded database in .data/.
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { readEnv, assertStartupConfig } from './env.js';
 import { signToken } from './auth/token.js';
 import { closeMongoClient, getDb } from './db/client.js';
 import { ensureIndexes } from './db/indexes.js';
+import { WEB_DIST } from './http/web-site.js';
 import { createNodeServer } from './node-server.js';
 import { DEMO_USER, seedDemoData } from './seed.js';
 
@@ -32,9 +34,13 @@ const db = getDb();
 await ensureIndexes(db);
 if (await seedDemoData(db)) console.log('seeded demo data (package "atomic-counter")');
 
+// The web page, built afresh (Vite, about a second) so / always shows the current web/src.
+const { build: buildWeb } = await import('vite');
+await buildWeb({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'warn' });
+
 const port = Number(process.env.PORT ?? 4000);
-const server = createNodeServer().listen(port, () => {
-  console.log(`GraphQL API on http://localhost:${port}/api/graphql`);
+const server = createNodeServer({ webDir: WEB_DIST }).listen(port, () => {
+  console.log(`web page on http://localhost:${port}/ and GraphQL API on http://localhost:${port}/api/graphql`);
 });
 if (process.env.AUTH_JWT_SECRET) {
   console.log(`token for "${DEMO_USER.id}": ${await signToken(DEMO_USER.id, { name: DEMO_USER.name })}`);

@@ -24,14 +24,20 @@ it('holds config.json and one .func per api/**/*.ts entry, each exactly a bundle
   const entries = await functionEntries();
   expect(entries).toContain('api/graphql.ts');
   const expected = ['config.json', ...entries.flatMap((e) => [`functions/${e.replace(/\.ts$/, '')}.func/.vc-config.json`, `functions/${e.replace(/\.ts$/, '')}.func/${HANDLER_FILE}`])];
-  expect((await files(artifact.dir)).sort()).toEqual(expected.sort());
+  expect((await files(artifact.dir)).filter((f) => !f.startsWith('static/')).sort()).toEqual(expected.sort());
 });
 
-it('serves nothing but the functions: no static folder, and every other path is a 404', async () => {
+it('serves nothing but the functions and the web page: static/ holds only its built files, every other path is a 404', async () => {
   const config = JSON.parse(await readFile(join(artifact.dir, 'config.json'), 'utf8'));
   expect(config).toEqual(OUTPUT_CONFIG);
   expect(config.routes.at(-1)).toEqual({ src: '/(.*)', status: 404 });
-  expect(await readdir(artifact.dir)).not.toContain('static');
+  const statics = (await files(join(artifact.dir, 'static'))).sort();
+  expect(statics).toHaveLength(3);
+  expect(statics[0]).toMatch(/^assets\/index-[\w-]+\.css$/);
+  expect(statics[1]).toMatch(/^assets\/index-[\w-]+\.js$/);
+  expect(statics[2]).toBe('index.html');
+  // The page's Content-Security-Policy on every path outside the API.
+  expect(config.routes[0]).toMatchObject({ src: '^/(?!api/).*$', continue: true, headers: { 'content-security-policy': expect.stringContaining("script-src 'self'") } });
 });
 
 it('declares the Node launcher with request helpers off and the pinned runtime, which package.json engines admit', async () => {
