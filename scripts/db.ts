@@ -17,7 +17,11 @@ const dataDir = dataDirFromArgs(process.argv.slice(2));
 let db: Awaited<ReturnType<typeof startEmbeddedDb>>;
 try {
   // --no-journal: snapshot on clean stop only (kept to measure the journal's cost and to show what a crash loses without it).
-  db = await startEmbeddedDb({ port, dataDir, journal: !process.argv.includes('--no-journal') });
+  // EMBEDDED_DB_USER + EMBEDDED_DB_PASSWORD: clients must authenticate (SCRAM-SHA-256, authSource=admin).
+  const user = process.env.EMBEDDED_DB_USER;
+  if (user && !process.env.EMBEDDED_DB_PASSWORD) throw new Error('EMBEDDED_DB_USER needs EMBEDDED_DB_PASSWORD');
+  const auth = user ? { user, password: process.env.EMBEDDED_DB_PASSWORD! } : undefined;
+  db = await startEmbeddedDb({ port, dataDir, journal: !process.argv.includes('--no-journal'), auth });
 } catch (err) {
   // e.g. a corrupt journal or snapshot: say which file and where, and leave it alone.
   console.error(err instanceof Error ? err.message : err);

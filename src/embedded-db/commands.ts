@@ -12,6 +12,7 @@ import { collationClasses, compileQuery, evaluateLet, runPipeline, sortDocuments
 import { HINT_ERROR, describePlan, planQuery, runQuery, type QueryStats } from './planner.js';
 import { Collection, Store, validateNamespace } from './store.js';
 import { computeUpdate, computeUpsert, validateStoredDoc, validateUpdateShape, type UpdateSpec } from './update.js';
+import { saslContinue, saslStart, type AuthState, type ScramUser } from './scram.js';
 import { MAX_BSON_SIZE, MAX_MESSAGE_SIZE } from './wire.js';
 
 export interface ServerInfo {
@@ -19,10 +20,13 @@ export interface ServerInfo {
   address: string;
   setName: string;
   startedAt: Date;
+  /** The user the server was started with: when set, every command but the handshake needs SCRAM-SHA-256 first. */
+  users?: ScramUser;
 }
 
 export interface ConnectionInfo {
   id: number;
+  auth?: AuthState;
 }
 
 export class CommandContext {
@@ -138,7 +142,22 @@ function shape(docs: Document[], opts: { sort?: Document; skip?: number; limit?:
 function hello(ctx: CommandContext, cmd: Document, _db: string, conn: ConnectionInfo): Document {
   const legacy = 'isMaster' in cmd || 'ismaster' in cmd;
   const now = new Date();
+  const auth: Document = {};
+  const users = ctx.info.users;
+  if (users && typeof cmd.saslSupportedMechs === 'string' && cmd.saslSupportedMechs === `admin.${users.user}`) auth.saslSupportedMechs = ['SCRAM-SHA-256'];
+  const speculative = cmd.speculativeAuthenticate as Document | undefined;
+  if (speculative && typeof speculative === 'object' && speculative.saslStart) {
+    // The driver's first SCRAM step rides on the handshake (one round trip saved); on any problem mongod just
+    // leaves the answer out and the driver runs saslStart itself.
+    try {
+      const { ok: _ok, ...first } = saslStart(users, (conn.auth ??= {}), speculative, typeof speculative.db === 'string' ? speculative.db : 'admin');
+      auth.speculativeAuthenticate = first;
+    } catch {
+      // answered without it
+    }
+  }
   return {
+    ...auth,
     ...(cmd.helloOk ? { helloOk: true } : {}),
     ...(legacy ? { ismaster: true } : { isWritablePrimary: true }),
     secondary: false,
@@ -1222,8 +1241,9 @@ function getLog(_ctx: CommandContext, cmd: Document): Document {
   return { totalLinesWritten: 0, log: [], ok: 1 };
 }
 
-function connectionStatus(_ctx: CommandContext, cmd: Document): Document {
-  const authInfo: Document = { authenticatedUsers: [], authenticatedUserRoles: [] };
+function connectionStatus(_ctx: CommandContext, cmd: Document, _db: string, conn: ConnectionInfo): Document {
+  const user = conn.auth?.user;
+  const authInfo: Document = { authenticatedUsers: user ? [{ user, db: 'admin' }] : [], authenticatedUserRoles: user ? [{ role: 'root', db: 'admin' }] : [] };
   if (cmd.showPrivileges === true) authInfo.authenticatedUserPrivileges = [];
   return { authInfo, ok: 1 };
 }
@@ -1233,6 +1253,9 @@ function refuseTransactions(): Document {
 }
 
 const ok = (): Document => ({ ok: 1 });
+
+/** What an unauthenticated connection may run when the server has a user (as mongod: the handshake and authentication). */
+const AUTH_FREE = new Set(['hello', 'isMaster', 'ismaster', 'buildInfo', 'buildinfo', 'ping', 'saslStart', 'saslContinue', 'connectionStatus', 'whatsmyuri', 'endSessions', 'logout']);
 
 const WRITE_OPTS = ['ordered', 'bypassDocumentValidation', 'let', 'stmtId', 'stmtIds', 'isTimeseriesNamespace'];
 
@@ -1249,6 +1272,14 @@ const COMMANDS: Record<string, CommandDef> = {
   refreshSessions: { handler: ok },
   serverStatus: { handler: serverStatus },
   connectionStatus: { handler: connectionStatus, allowed: ['showPrivileges'] },
+  saslStart: { handler: (ctx, cmd, db, conn) => saslStart(ctx.info.users, (conn.auth ??= {}), cmd, db), allowed: ['mechanism', 'payload', 'autoAuthorize', 'options'] },
+  saslContinue: { handler: (ctx, cmd, _db, conn) => saslContinue(ctx.info.users, (conn.auth ??= {}), cmd), allowed: ['conversationId', 'payload'] },
+  logout: {
+    handler: (_ctx, _cmd, _db, conn) => {
+      conn.auth = undefined;
+      return { ok: 1 };
+    },
+  },
   whatsmyuri: { handler: () => ({ you: '127.0.0.1', ok: 1 }) },
   hostInfo: { handler: () => ({ system: { hostname: '127.0.0.1' }, os: { type: process.platform }, ok: 1 }) },
   getLog: { handler: getLog },
@@ -1308,6 +1339,7 @@ export function runCommand(ctx: CommandContext, cmd: Document, conn: ConnectionI
     const db = dbOverride ?? cmd.$db;
     if (typeof db !== 'string') throw new DbError(40414, "BSON field '$db' is missing but a required field");
     validateNamespace(db);
+    if (ctx.info.users && !conn.auth?.user && !AUTH_FREE.has(name)) throw new DbError(13, `Command ${name} requires authentication`);
     if (cmd.startTransaction !== undefined || cmd.autocommit !== undefined) refuseTransactions();
     checkOptions(name, def, cmd);
     let retryKey: string | undefined;

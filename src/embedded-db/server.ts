@@ -6,6 +6,7 @@ import { CommandContext, errorReply, runCommand, type ConnectionInfo } from './c
 import { DbError, toDbError } from './errors.js';
 import type { Journal } from './journal.js';
 import { Persistence } from './persistence.js';
+import { scramUser } from './scram.js';
 import { Store } from './store.js';
 import { expireTtlDocuments } from './ttl.js';
 import { MAX_MESSAGE_SIZE, OP_MSG, OP_QUERY, encodeOpMsg, encodeOpReply, parseMessage } from './wire.js';
@@ -27,6 +28,11 @@ export interface EmbeddedDbOptions {
   ttlMonitorIntervalMs?: number;
   /** Replica set name advertised in hello. */
   replicaSetName?: string;
+  /**
+   * A user (in the admin database): clients must then authenticate with SCRAM-SHA-256 before any command but the
+   * handshake (13 Unauthorized otherwise; a wrong password is 18 AuthenticationFailed). `uri` carries the credentials.
+   */
+  auth?: { user: string; password: string };
 }
 
 export interface EmbeddedDb {
@@ -215,7 +221,8 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
   }
   const port = (server.address() as net.AddressInfo).port;
   const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  ctx = new CommandContext(store, { address, setName: options.replicaSetName ?? 'embedded', startedAt: new Date() });
+  const users = options.auth ? scramUser(options.auth.user, options.auth.password) : undefined;
+  ctx = new CommandContext(store, { address, setName: options.replicaSetName ?? 'embedded', startedAt: new Date(), users });
   const context = ctx;
 
   const ttlTimer = setInterval(() => {
@@ -242,6 +249,7 @@ export async function startEmbeddedDb(options: EmbeddedDbOptions = {}): Promise<
     return stopped;
   };
 
-  return { uri: `mongodb://${address}/?directConnection=true`, port, stop };
+  const credentials = options.auth ? `${encodeURIComponent(options.auth.user)}:${encodeURIComponent(options.auth.password)}@` : '';
+  return { uri: `mongodb://${credentials}${address}/?directConnection=true${options.auth ? '&authSource=admin' : ''}`, port, stop };
 }
 
