@@ -15,6 +15,10 @@ export interface BenchOptions {
   only: string[];
   outDir: string;
   skipColdStart: boolean;
+  /** The side-by-side peer comparison (bench/peers/): rounds and requests per operation and server in a round. */
+  peers: boolean;
+  peerRounds: number;
+  peerRequests: number;
 }
 
 const USAGE = `npm run bench -- [--quick] [--instances K] [--connections N] [--views N] [--only name,...] [--out dir] [--no-cold-start]
@@ -24,7 +28,8 @@ const USAGE = `npm run bench -- [--quick] [--instances K] [--connections N] [--v
   --views N        recordView requests per variant (default 20000, quick 2000)
   --only a,b       run only scenarios whose name contains a or b
   --out dir        where latest.json and latest.svg go (default bench/results)
-  --no-cold-start  skip the bundle and cold-start measurement`;
+  --no-cold-start  skip the bundle and cold-start measurement
+  --no-peers       skip the comparison with plain JSON, bare Yoga, Apollo and Mercurius (bench/peers/)`;
 
 function positiveInt(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -44,6 +49,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       only: { type: 'string' },
       out: { type: 'string' },
       'no-cold-start': { type: 'boolean', default: false },
+      'no-peers': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -63,5 +69,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     only: values.only ? values.only.split(',').filter(Boolean) : [],
     outDir: values.out ?? 'bench/results',
     skipColdStart: values['no-cold-start'],
+    peers: !values['no-peers'],
+    peerRounds: values.quick ? 2 : 5,
+    peerRequests: values.quick ? 500 : 2_000,
   };
 }

@@ -6,6 +6,7 @@ import { renderChart } from './chart.js';
 import { ARTIFACT_TARGET_BYTES, COLD_START_RATIO_TARGET, type BundleReport, type ColdStartReport } from './cold-start.js';
 import type { VariantResult } from './scenarios/common.js';
 import type { ScenarioCounts } from './scenarios/common.js';
+import { CPU_RATIO_TARGET, type PeerReport } from './peers/peers.js';
 
 export interface BenchMeta {
   date: string;
@@ -38,6 +39,11 @@ export interface BenchReport {
   bundle?: BundleReport;
   coldStart?: ColdStartReport;
   coldStartError?: string;
+  /** The project next to plain JSON, bare Yoga, Apollo and Mercurius (bench/peers/), with its CPU profile. */
+  peers?: PeerReport;
+  peersError?: string;
+  /** Each cost change's before and after (bench/results/cost-steps.json). */
+  costSteps?: unknown[];
 }
 
 
@@ -46,7 +52,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 const fmt = (n: number | undefined, digits = 2) => (n === undefined ? 'n/a' : n.toFixed(digits));
 
 /** Judges the measurements against the issue's targets; figures that were not measured give met: null. */
-export function judgeTargets(results: VariantResult[], bundle?: BundleReport, coldStart?: ColdStartReport, coldStartError?: string): Target[] {
+export function judgeTargets(results: VariantResult[], bundle?: BundleReport, coldStart?: ColdStartReport, coldStartError?: string, peers?: PeerReport): Target[] {
   const atomic = results.filter((r) => r.atomic);
   const broken = atomic.filter((r) => r.lost !== 0 || r.duplicates !== 0);
   const rmw = results.filter((r) => r.variant === 'rmw');
@@ -85,6 +91,14 @@ export function judgeTargets(results: VariantResult[], bundle?: BundleReport, co
       };
     }),
   ];
+  for (const t of peers?.target ?? []) {
+    const row = (server: string) => peers!.rows.find((r) => r.server === server && r.op === t.op);
+    targets.push({
+      name: `${t.op}: server CPU per request <= ${CPU_RATIO_TARGET}x the plain JSON endpoint's (same database work, same run)`,
+      measured: `${t.ratio}x (median of per-round ratios; totals ${row('project')?.cpuUsPerRequest} vs ${row('json')?.cpuUsPerRequest} µs); bare Yoga ${row('yoga')?.cpuToJsonMedian}x, Apollo ${row('apollo')?.cpuToJsonMedian}x, Mercurius ${row('mercurius')?.cpuToJsonMedian}x`,
+      met: t.met,
+    });
+  }
   if (coldStartError) targets.push({ name: 'cold start and artifact size', measured: `not measured: ${coldStartError}`, met: false });
   if (coldStart) {
     targets.push({
@@ -151,6 +165,6 @@ export async function writeReport(dir: string, report: BenchReport): Promise<{ j
   const m = report.meta;
   const subtitle = `${m.mode} run ${m.date.slice(0, 10)}: ${m.instances} API processes, ${m.connections} connections, ${m.database} database, ${m.cpus} cores, Node ${m.node}`;
   await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(svg, await renderChart(report.results, subtitle));
+  await writeFile(svg, await renderChart(report.results, subtitle, report.peers));
   return { json, svg };
 }

@@ -2,18 +2,29 @@
 // invariants read from the database, cold start and bundle size; prints the table, writes latest.json and latest.svg,
 // and exits non-zero when an invariant of the atomic variants broke.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { MongoClient } from 'mongodb';
 import { ensureIndexes } from '../src/db/indexes.js';
 import { BENCH_INSTANCE_ENV, startCluster } from './cluster.js';
 import { measureColdStart } from './cold-start.js';
 import { parseOptions } from './options.js';
+import { type PeerReport, runPeerBench } from './peers/peers.js';
 import { type BenchReport, formatTable, formatTargets, judgeTargets, writeReport } from './report.js';
 import type { BenchEnv, VariantResult } from './scenarios/common.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { warmUp } from './scenarios/posts.js';
 
 const options = parseOptions(process.argv.slice(2));
+
+/** The before/after of each cost change (issue 15), measured with bench/peers/peers.ts --baseline-ref; kept across runs. */
+async function readCostSteps(): Promise<unknown[] | undefined> {
+  try {
+    return JSON.parse(await readFile(new URL('./results/cost-steps.json', import.meta.url), 'utf8')) as unknown[];
+  } catch {
+    return undefined;
+  }
+}
 const started = performance.now();
 const log = (line: string) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${line}`);
 const loadAverageAtStart = loadavg()[0]!;
@@ -43,6 +54,29 @@ try {
   const results: VariantResult[] = [];
   const scenarios = SCENARIOS.filter((s) => options.only.length === 0 || options.only.some((name) => s.name.includes(name)));
   for (const scenario of scenarios) results.push(...(await scenario.run(env)));
+
+  let peers: PeerReport | undefined;
+  let peersError: string | undefined;
+  if (options.peers) {
+    log(`peers: the project next to plain JSON, bare Yoga, Apollo and Mercurius, ${options.peerRounds} rounds of ${options.peerRequests} requests per operation`);
+    try {
+      peers = await runPeerBench({
+        mongoUri: cluster.mongoUri,
+        dbName: `${dbName}_peers`,
+        jwtSecret,
+        rounds: options.peerRounds,
+        requestsPerRound: options.peerRequests,
+        connections: 32,
+        warmUpRequests: options.quick ? 200 : 1_000,
+        profileRequests: options.peerRequests,
+        log,
+      });
+    } catch (error) {
+      // Reported, not fatal, like the cold start: the scenario results above still stand.
+      peersError = (error as Error).message;
+      log(`peers could not be measured: ${peersError}`);
+    }
+  }
 
   let deployFigures: Awaited<ReturnType<typeof measureColdStart>> | undefined;
   let coldStartError: string | undefined;
@@ -76,8 +110,11 @@ try {
       durationS: Math.round((performance.now() - started) / 100) / 10,
     },
     atomicInvariantsHeld: results.every((r) => !r.atomic || r.violations.length === 0),
-    targets: judgeTargets(results, deployFigures?.bundle, deployFigures?.coldStart, coldStartError),
+    targets: judgeTargets(results, deployFigures?.bundle, deployFigures?.coldStart, coldStartError, peers),
     results,
+    peers,
+    peersError,
+    costSteps: await readCostSteps(),
     bundle: deployFigures?.bundle,
     coldStart: deployFigures?.coldStart,
     coldStartError,

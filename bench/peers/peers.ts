@@ -4,14 +4,15 @@
 // so a busy moment on the shared machine falls on every server alike. Per server and operation: server CPU µs per
 // request (process.cpuUsage of the server process), throughput, p50 and p99, and every ratio to the JSON endpoint. Then
 // the project alone under a V8 CPU profile: self time per package and the hottest frames, per request.
-// Alone: `npx tsx bench/peers/peers.ts [--quick] [--rounds N] [--requests N] [--connections N]` writes bench/results/peers.json.
-import { fork, type ChildProcess } from 'node:child_process';
+// Alone: `npx tsx bench/peers/peers.ts [--quick] [--rounds N] [--requests N] [--connections N] [--baseline-ref REF]`
+// writes bench/results/peers.json; --baseline-ref also measures the project's src/ as of REF in the same rounds.
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { MongoClient, ObjectId } from 'mongodb';
 import { signToken } from '../../src/auth/token.js';
 import { ensureIndexes } from '../../src/db/indexes.js';
@@ -39,7 +40,9 @@ const PACKAGE_NAME = 'bench-peers';
 const PACKAGE_QUERY = 'query ($name: String!) { package(name: $name) { name summary version releaseCount } }';
 
 export interface PeerRow {
-  server: PeerServer;
+  /** The server's kind, or "project@<ref>" for the project as of an earlier commit measured in the same run. */
+  server: string;
+  kind: PeerServer;
   label: string;
   op: PeerOp;
   requests: number;
@@ -50,7 +53,13 @@ export interface PeerRow {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** Total CPU per request over total JSON CPU per request. */
   cpuToJson: number;
+  /**
+   * The median over rounds of this round's CPU per request over JSON's in the same round: what the targets judge, since
+   * it pairs measurements minutes apart at most and so shrugs off a burst of other work on the shared machine.
+   */
+  cpuToJsonMedian: number;
   rpsToJson: number;
   p50ToJson: number;
   p99ToJson: number;
@@ -63,11 +72,19 @@ export interface PeerReport {
   target: { op: PeerOp; ratio: number; met: boolean }[];
   /** Views and likes acknowledged vs counted in the database (every server): must be equal. */
   verified: { acknowledged: number; counted: number };
-  profile?: ProfileSummary & { ops: readonly PeerOp[] };
+  /**
+   * V8 CPU profiles under the same load (every operation, one after the other): the project first, then the plain JSON
+   * endpoint and the bare Yoga, so the project's extra self time shows per package beside theirs.
+   */
+  profiles?: (ProfileSummary & { server: string; ops: readonly PeerOp[] })[];
 }
 
+/** Servers profiled after the rounds, in this order. */
+const PROFILED = ['project', 'yoga', 'json'];
+
 interface Peer {
-  server: PeerServer;
+  id: string;
+  kind: PeerServer;
   child: ChildProcess;
   url: string;
 }
@@ -76,11 +93,26 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Inside the repository, so the bundle's bare imports resolve from its node_modules.
 const BUNDLE_DIR = join(ROOT, 'node_modules/.cache/registry-bench-peers');
 
-/** The peer entry with src/ bundled and npm packages imported as they are: the profile then names each package. */
-async function bundlePeerProcess(): Promise<string> {
+/**
+ * The peer entry with src/ bundled and npm packages imported as they are: the profile then names each package. With
+ * `ref`, every src/ file is taken as it was at that commit (git show), so a change is measured before and after in one run.
+ */
+async function bundlePeerProcess(ref?: string, fromDisk: readonly string[] = []): Promise<string> {
   await mkdir(BUNDLE_DIR, { recursive: true });
-  const outfile = join(BUNDLE_DIR, 'peer-process.mjs');
+  const outfile = join(BUNDLE_DIR, ref ? `peer-process-${ref.replace(/[^\w.-]/g, '_')}-${fromDisk.length}.mjs` : 'peer-process.mjs');
+  const atRef: Plugin = {
+    name: 'src-at-ref',
+    setup(b) {
+      b.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
+        if (fromDisk.includes(relative(ROOT, args.path))) return undefined;
+        const shown = spawnSync('git', ['show', `${ref}:${relative(ROOT, args.path)}`], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+        // A file that did not exist then is not imported by the code of then either; the current one is harmless.
+        return shown.status === 0 ? { contents: shown.stdout, loader: 'ts' } : undefined;
+      });
+    },
+  };
   await build({
+    plugins: ref ? [atRef] : [],
     entryPoints: [fileURLToPath(new URL('./peer-process.ts', import.meta.url))],
     bundle: true,
     packages: 'external',
@@ -106,13 +138,13 @@ function message<T extends PeerMessage['type']>(child: ChildProcess, type: T): P
   });
 }
 
-async function startPeer(file: string, server: PeerServer, env: NodeJS.ProcessEnv): Promise<Peer> {
+async function startPeer(file: string, kind: PeerServer, id: string, env: NodeJS.ProcessEnv): Promise<Peer> {
   // Logs (the project's request log at info, as deployed) go to /dev/null: written, never read.
-  const child = fork(file, [], { env: { ...env, PEER_SERVER: server }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(file, [], { env: { ...env, PEER_SERVER: kind }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {
     const { url } = await message(child, 'ready');
-    return { server, child, url };
+    return { id, kind, child, url };
   } finally {
     clearTimeout(timer);
   }
@@ -173,6 +205,16 @@ export interface PeerBenchOptions {
   warmUpRequests: number;
   /** Requests per operation in the profiled window (0: no profile). */
   profileRequests: number;
+  /** Also measure the project as of this git ref, in the same rounds (before/after of a change). */
+  baselineRef?: string;
+  /**
+   * The measured project's src/ as of this ref instead of the working tree, with the `overlay` files from disk: one
+   * change measured alone while others edit other files of the same tree.
+   */
+  projectRef?: string;
+  overlay?: string[];
+  /** Only these of MEASURED (json always): a before/after of one change needs no peers. */
+  only?: PeerServer[];
   log(line: string): void;
 }
 
@@ -194,9 +236,11 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
     await ensureIndexes(db);
     const created = await insertPackage(db, { name: PACKAGE_NAME, displayName: PACKAGE_NAME, summary: 'peer bench', maintainerId: 'bench-author' });
     if (!created.ok && created.error.code !== 'ALREADY_EXISTS') throw new Error(`could not create the bench package: ${created.error.message}`);
-    const file = await bundlePeerProcess();
-    options.log(`peers: starting ${MEASURED.join(', ')} (one process each)`);
-    for (const server of MEASURED) peers.push(await startPeer(file, server, env));
+    const file = await bundlePeerProcess(options.projectRef, options.overlay);
+    const servers: { id: string; kind: PeerServer; file: string }[] = MEASURED.filter((kind) => kind === 'json' || !options.only || options.only.includes(kind)).map((kind) => ({ id: kind, kind, file }));
+    if (options.baselineRef) servers.splice(2, 0, { id: `project@${options.baselineRef}`, kind: 'project', file: await bundlePeerProcess(options.baselineRef) });
+    options.log(`peers: starting ${servers.map((s) => s.id).join(', ')} (one process each)`);
+    for (const server of servers) peers.push(await startPeer(server.file, server.kind, server.id, env));
 
     // Every like is by a user of its own (token verified, user upserted, like pushed), signed before any load.
     let userSeq = 0;
@@ -218,8 +262,8 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
         urls: [peer.url],
         connections: options.connections,
         amount,
-        request: (i) => requestFor(peer.server, op, postId, signed[i]),
-        classify: classify(peer.server, op),
+        request: (i) => requestFor(peer.kind, op, postId, signed[i]),
+        classify: classify(peer.kind, op),
       });
       const ok = result.outcomes.ok ?? 0;
       if (op === 'recordView') acknowledged.views += ok;
@@ -230,18 +274,19 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
     options.log(`peers: warming up, ${options.warmUpRequests} requests per server and operation`);
     for (const peer of peers) for (const op of PEER_OPS) await load(peer, op, options.warmUpRequests);
 
-    const samples = new Map<string, { cpuUs: number; answered: number; errors: number; rps: number[]; p50: number[]; p99: number[] }>();
+    const samples = new Map<string, { cpuUs: number; answered: number; errors: number; rps: number[]; p50: number[]; p99: number[]; perRequest: number[] }>();
     for (let r = 0; r < options.rounds; r++) {
       const order = peers.map((_, i) => peers[(i + r) % peers.length]!);
-      options.log(`peers: round ${r + 1} of ${options.rounds}: ${order.map((p) => p.server).join(', ')}`);
+      options.log(`peers: round ${r + 1} of ${options.rounds}: ${order.map((p) => p.id).join(', ')}`);
       for (const op of PEER_OPS) {
         for (const peer of order) {
           const before = await cpuUs(peer);
           const result = await load(peer, op, options.requestsPerRound);
           const spent = (await cpuUs(peer)) - before;
-          const key = `${peer.server}/${op}`;
-          const s = samples.get(key) ?? { cpuUs: 0, answered: 0, errors: 0, rps: [], p50: [], p99: [] };
+          const key = `${peer.id}/${op}`;
+          const s = samples.get(key) ?? { cpuUs: 0, answered: 0, errors: 0, rps: [], p50: [], p99: [], perRequest: [] };
           s.cpuUs += spent;
+          s.perRequest.push(spent / Math.max(1, result.requests - result.transportErrors));
           s.answered += result.requests - result.transportErrors;
           s.errors += result.errors;
           s.rps.push(result.rps);
@@ -254,16 +299,17 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
 
     const rows: PeerRow[] = [];
     for (const op of PEER_OPS) {
-      const of = (server: PeerServer) => {
-        const s = samples.get(`${server}/${op}`)!;
+      const of = (id: string) => {
+        const s = samples.get(`${id}/${op}`)!;
         return { cpu: s.cpuUs / Math.max(1, s.answered), rps: median(s.rps), p50: median(s.p50), p99: median(s.p99), s };
       };
       const json = of('json');
-      for (const server of MEASURED) {
-        const m = of(server);
+      for (const { id, kind } of servers) {
+        const m = of(id);
         rows.push({
-          server,
-          label: PEER_LABELS[server],
+          server: id,
+          kind,
+          label: id === kind ? PEER_LABELS[kind] : `${PEER_LABELS[kind]} at ${id.split('@')[1]}`,
           op,
           requests: m.s.answered,
           errors: m.s.errors,
@@ -272,6 +318,7 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
           p50Ms: m.p50,
           p99Ms: m.p99,
           cpuToJson: round(m.cpu / json.cpu),
+          cpuToJsonMedian: round(median(m.s.perRequest.map((us, i) => us / json.s.perRequest[i]!))),
           rpsToJson: round(m.rps / json.rps),
           p50ToJson: round(m.p50 / json.p50),
           p99ToJson: round(m.p99 / json.p99),
@@ -279,25 +326,24 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
       }
     }
 
-    let profile: PeerReport['profile'];
-    if (options.profileRequests > 0) {
-      const project = peers.find((p) => p.server === 'project')!;
-      options.log(`peers: profiling the project, ${options.profileRequests} requests per operation`);
-      const started = message(project.child, 'profiling');
-      project.child.send({ type: 'profile-start', intervalUs: 200 } satisfies PeerCommand);
+    const profiles: NonNullable<PeerReport['profiles']> = [];
+    for (const peer of options.profileRequests > 0 ? peers.filter((p) => PROFILED.includes(p.id)) : []) {
+      options.log(`peers: profiling ${peer.id}, ${options.profileRequests} requests per operation`);
+      const started = message(peer.child, 'profiling');
+      peer.child.send({ type: 'profile-start', intervalUs: 200 } satisfies PeerCommand);
       await started;
       let answered = 0;
       for (const op of PEER_OPS) {
-        const result = await load(project, op, options.profileRequests);
+        const result = await load(peer, op, options.profileRequests);
         answered += result.requests - result.transportErrors;
       }
-      const profileFile = join(BUNDLE_DIR, `project-${Date.now()}.cpuprofile`);
-      const done = message(project.child, 'profiled');
-      project.child.send({ type: 'profile-stop', file: profileFile } satisfies PeerCommand);
+      const profileFile = join(BUNDLE_DIR, `${peer.id}-${Date.now()}.cpuprofile`);
+      const done = message(peer.child, 'profiled');
+      peer.child.send({ type: 'profile-stop', file: profileFile } satisfies PeerCommand);
       await done;
       const cpuProfile = JSON.parse(await readFile(profileFile, 'utf8')) as CpuProfile;
       await rm(profileFile, { force: true });
-      profile = { ...summarizeProfile(cpuProfile, answered), ops: PEER_OPS };
+      profiles.push({ server: peer.id, ...summarizeProfile(cpuProfile, answered), ops: PEER_OPS });
     }
 
     const counted = async (ids: string[], field: 'viewCount' | 'likeCount') => {
@@ -321,11 +367,11 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
       },
       rows,
       target: PEER_OPS.map((op) => {
-        const ratio = rows.find((r) => r.server === 'project' && r.op === op)!.cpuToJson;
+        const ratio = rows.find((r) => r.server === 'project' && r.op === op)!.cpuToJsonMedian;
         return { op, ratio, met: ratio <= CPU_RATIO_TARGET };
       }),
       verified,
-      profile,
+      profiles,
     };
   } finally {
     await Promise.all(peers.map(stopPeer));
@@ -335,10 +381,13 @@ export async function runPeerBench(options: PeerBenchOptions): Promise<PeerRepor
 
 /** The peer table as Markdown (README, docs/concurrency.md). */
 export function formatPeerTable(report: PeerReport): string {
-  const lines = ['| operation | server | CPU µs/req | × JSON CPU | req/s | × JSON req/s | p50 ms | p99 ms |', '|---|---|---:|---:|---:|---:|---:|---:|'];
+  const lines = [
+    '| operation | server | CPU µs/req | × JSON CPU (median of rounds) | × JSON CPU (totals) | req/s | × JSON req/s | p50 ms | p99 ms |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const r of report.rows) {
-    const name = r.server === 'project' ? `**${r.label}**` : r.label;
-    lines.push(`| ${r.op} | ${name} | ${r.cpuUsPerRequest} | ${r.cpuToJson.toFixed(2)} | ${r.rps} | ${r.rpsToJson.toFixed(2)} | ${r.p50Ms} | ${r.p99Ms} |`);
+    const name = r.kind === 'project' ? `**${r.label}**` : r.label;
+    lines.push(`| ${r.op} | ${name} | ${r.cpuUsPerRequest} | ${r.cpuToJsonMedian.toFixed(2)} | ${r.cpuToJson.toFixed(2)} | ${r.rps} | ${r.rpsToJson.toFixed(2)} | ${r.p50Ms} | ${r.p99Ms} |`);
   }
   return lines.join('\n');
 }
@@ -350,6 +399,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       rounds: { type: 'string' },
       requests: { type: 'string' },
       connections: { type: 'string', default: '32' },
+      'baseline-ref': { type: 'string' },
+      'project-ref': { type: 'string' },
+      overlay: { type: 'string' },
+      only: { type: 'string' },
+      'no-profile': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench/results/peers.json' },
     },
   });
@@ -375,14 +429,21 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       requestsPerRound: Number(values.requests ?? (values.quick ? 500 : 2000)),
       connections: Number(values.connections),
       warmUpRequests: values.quick ? 200 : 1000,
-      profileRequests: values.quick ? 500 : 2000,
+      profileRequests: values['no-profile'] ? 0 : values.quick ? 500 : 2000,
+      only: values.only?.split(',').filter(Boolean) as PeerServer[] | undefined,
+      baselineRef: values['baseline-ref'],
+      projectRef: values['project-ref'],
+      overlay: values.overlay?.split(',').filter(Boolean),
       log,
     });
     await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);
     console.log(formatPeerTable(report));
     console.log(report.target.map((t) => `${t.op}: ${t.ratio}x JSON CPU (target ${CPU_RATIO_TARGET}x: ${t.met ? 'met' : 'MISSED'})`).join('\n'));
     console.log(`verified: ${report.verified.acknowledged} acknowledged, ${report.verified.counted} counted`);
-    console.log(report.profile?.byPackage.slice(0, 12).map((p) => `  ${p.package}: ${p.usPerRequest} µs/req (${p.share}%)`).join('\n'));
+    for (const profile of report.profiles ?? []) {
+      console.log(`profile of ${profile.server}: ${profile.busyUsPerRequest} µs/req sampled`);
+      console.log(profile.byPackage.slice(0, 15).map((p) => `  ${p.package}: ${p.usPerRequest} µs/req (${p.share}%)`).join('\n'));
+    }
     console.log(`wrote ${values.out}`);
   } finally {
     dbChild.kill('SIGTERM');
