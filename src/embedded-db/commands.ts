@@ -3,6 +3,7 @@ import { BSON, Long, ObjectId, type Document } from 'bson';
 import { cloneDeep, resolve as resolvePath } from 'mingo/util';
 import { ChangeStreams, isChangeStream } from './change-stream.js';
 import { CursorManager } from './cursors.js';
+import { currentOperation, SessionRegistry, validateCollection } from './diagnostics.js';
 import { DbError, ErrorCodes, badValue, notSupported, toDbError } from './errors.js';
 import { compareBson } from './bson-order.js';
 import { parseCollation, type Collation } from './collation.js';
@@ -31,6 +32,7 @@ export interface ConnectionInfo {
 
 export class CommandContext {
   readonly cursors = new CursorManager();
+  readonly sessions = new SessionRegistry();
   readonly electionId = new ObjectId('7fffffff0000000000000001');
 
   readonly changeStreams: ChangeStreams;
@@ -664,7 +666,9 @@ function explain(ctx: CommandContext, cmd: Document, db: string): Document {
   return reply;
 }
 
-const REFUSED_STAGES = new Set(['$changeStream', '$currentOp', '$listSessions', '$listLocalSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
+const REFUSED_STAGES = new Set(['$changeStream', '$listSessions', '$planCacheStats', '$search', '$vectorSearch', '$geoNear', '$text']);
+
+const FIRST_ONLY_STAGES = new Set(['$collStats', '$indexStats', '$currentOp', '$listLocalSessions']);
 
 function aggregate(ctx: CommandContext, cmd: Document, db: string, conn?: ConnectionInfo): Document {
   if (isChangeStream(cmd.pipeline) && !cmd.explain) return ctx.changeStreams.open(cmd, db, conn?.id);
@@ -696,9 +700,22 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string, conn?: Connec
   // $collStats / $indexStats describe the collection instead of reading it; they must come first, as in mongod.
   for (let i = 1; i < stages.length; i++) {
     const op = Object.keys(stages[i] ?? {})[0];
-    if (op === '$collStats' || op === '$indexStats') throw new DbError(40602, `${op} is only valid as the first stage in a pipeline`);
+    if (FIRST_ONLY_STAGES.has(op)) throw new DbError(40602, `${op} is only valid as the first stage in a pipeline`);
   }
   const firstOp = Object.keys(stages[0] ?? {})[0];
+  // $currentOp / $listLocalSessions describe the server: collection-less ({aggregate: 1}), $currentOp on admin only.
+  if (firstOp === '$currentOp' || firstOp === '$listLocalSessions') {
+    if (target !== 1) throw new DbError(73, `${firstOp} must be run against the 'admin' database with {aggregate: 1}`);
+    if (firstOp === '$currentOp' && db !== 'admin') throw new DbError(73, "$currentOp must be run against the 'admin' database with {aggregate: 1}");
+    const spec = asDoc(stages[0][firstOp], firstOp);
+    input =
+      firstOp === '$currentOp'
+        ? [currentOperation(ctx.info.address, conn?.id ?? 0, db, cmd)]
+        : ctx.sessions.list(conn?.auth?.user, spec.allUsers === true);
+    const rest = stages.slice(1);
+    const docs = rest.length ? runPipeline(input, rest, variables, { processingMode: 1 }) : input;
+    return ctx.cursors.open(`${db}.$cmd.aggregate`, docs, asNumber((cmd.cursor as Document).batchSize));
+  }
   if ((firstOp === '$collStats' || firstOp === '$indexStats') && typeof target === 'string') {
     input = firstOp === '$collStats' ? [collStatsStage(ctx, db, target, asDoc(stages[0].$collStats, '$collStats'))] : indexStatsStage(ctx, db, target);
     const rest = stages.slice(1);
@@ -1248,6 +1265,30 @@ function connectionStatus(_ctx: CommandContext, cmd: Document, _db: string, conn
   return { authInfo, ok: 1 };
 }
 
+function validate(ctx: CommandContext, cmd: Document, db: string): Document {
+  const name = collName(cmd, 'validate');
+  if (cmd.repair === true) throw notSupported('validate with repair is not supported by the embedded database (it never needs one)');
+  const coll = ctx.store.getCollection(db, name);
+  if (!coll) throw new DbError(26, `Collection '${db}.${name}' does not exist to validate.`);
+  return validateCollection(coll);
+}
+
+/** currentOp (the command form of $currentOp): fields other than its flags filter the operations, as in mongod. */
+function currentOp(ctx: CommandContext, cmd: Document, db: string, conn: ConnectionInfo): Document {
+  if (db !== 'admin') throw new DbError(13, 'currentOp may only be run against the admin database.');
+  const filter: Document = {};
+  for (const [k, v] of Object.entries(cmd)) if (k !== 'currentOp' && k !== '$all' && k !== '$ownOps' && !GENERIC_FIELDS.has(k)) filter[k] = v;
+  const ops = [currentOperation(ctx.info.address, conn.id, db, cmd)];
+  return { inprog: Object.keys(filter).length ? ops.filter((o) => compileQuery(filter).test(o)) : ops, ok: 1 };
+}
+
+/** killOp: every operation finishes before the next command is read, so there is never one left to kill. */
+function killOp(_ctx: CommandContext, cmd: Document, db: string): Document {
+  if (db !== 'admin') throw new DbError(13, 'killOp may only be run against the admin database.');
+  if (cmd.op === undefined) throw new DbError(4, 'Did not provide "op" field');
+  return { info: 'attempting to kill op', ok: 1 };
+}
+
 function refuseTransactions(): Document {
   throw new DbError(263, 'Transactions are not supported by the embedded database: multi-document transactions need a real MongoDB replica set (set MONGODB_URI)');
 }
@@ -1265,7 +1306,15 @@ const COMMANDS: Record<string, CommandDef> = {
   buildInfo: { handler: buildInfo },
   buildinfo: { handler: buildInfo },
   getParameter: { handler: getParameter, lenient: true },
-  endSessions: { handler: ok },
+  endSessions: {
+    handler: (ctx, cmd) => {
+      ctx.sessions.end(cmd.endSessions);
+      return { ok: 1 };
+    },
+  },
+  validate: { handler: validate, allowed: ['full', 'repair', 'metadata', 'background', 'checkBSONConformance', 'enforceFastCount', 'scandata'] },
+  currentOp: { handler: currentOp, lenient: true },
+  killOp: { handler: killOp, allowed: ['op'] },
   killSessions: { handler: ok },
   killAllSessions: { handler: ok },
   startSession: { handler: () => ({ id: { id: new BSON.UUID() }, timeoutMinutes: 30, ok: 1 }) },
@@ -1340,6 +1389,7 @@ export function runCommand(ctx: CommandContext, cmd: Document, conn: ConnectionI
     if (typeof db !== 'string') throw new DbError(40414, "BSON field '$db' is missing but a required field");
     validateNamespace(db);
     if (ctx.info.users && !conn.auth?.user && !AUTH_FREE.has(name)) throw new DbError(13, `Command ${name} requires authentication`);
+    if (cmd.lsid && typeof cmd.lsid === 'object') ctx.sessions.touch((cmd.lsid as Document).id, conn.auth?.user);
     if (cmd.startTransaction !== undefined || cmd.autocommit !== undefined) refuseTransactions();
     checkOptions(name, def, cmd);
     let retryKey: string | undefined;
