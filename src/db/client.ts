@@ -1,5 +1,5 @@
 // The one MongoClient per function instance, created on first use and reused by every request it serves.
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Collection, type CollectionOptions, type Db } from 'mongodb';
 import { attachDatabasePool } from '@vercel/functions/db-connections';
 import { isPreviewDatabase, readEnv, resolveDatabaseName } from '../env.js';
 import { logger } from '../logger.js';
@@ -10,7 +10,7 @@ import { attachDbTrace } from './trace.js';
 // Module scope survives between invocations of a warm serverless instance, so the pool (and its
 // connections) is reused instead of reconnecting per request; globalThis keeps it across dev reloads.
 const globalCache = globalThis as typeof globalThis & {
-  __registryMongo?: { uri: string; client: MongoClient; dbs: Map<string, Db>; ready: Map<string, Promise<Db>> };
+  __registryMongo?: { uri: string; client: MongoClient; dbs: Map<string, Db>; ready: Map<string, Promise<Db>>; prepared: Set<string> };
 };
 
 export function getMongoClient(): MongoClient {
@@ -26,9 +26,10 @@ export function getMongoClient(): MongoClient {
     monitorCommands: env.DB_TRACE === '1',
   });
   if (env.DB_TRACE === '1') attachDbTrace(client);
-  // On Vercel this lets the function be suspended without leaking the pool's sockets; elsewhere it is a no-op.
-  attachDatabasePool(client);
-  globalCache.__registryMongo = { uri, client, dbs: new Map(), ready: new Map() };
+  // On Vercel this lets the function be suspended without leaking the pool's sockets. Its listener acts only where
+  // Vercel sets VERCEL_URL and VERCEL_REGION; elsewhere it would still make the driver build an event per checkout.
+  if (process.env.VERCEL_URL && process.env.VERCEL_REGION) attachDatabasePool(client);
+  globalCache.__registryMongo = { uri, client, dbs: new Map(), ready: new Map(), prepared: new Set() };
   return client;
 }
 
@@ -39,9 +40,28 @@ export function getDb(): Db {
   const dbs = globalCache.__registryMongo!.dbs;
   let db = dbs.get(name);
   if (!db) {
-    db = client.db(name);
+    db = withCollectionsKept(client.db(name));
     dbs.set(name, db);
   }
+  return db;
+}
+
+/**
+ * db.collection() builds a Collection and resolves its options on each call, and every op calls it on every request.
+ * A Collection holds no per-call state, so one per name is kept; a call with options still gets its own.
+ */
+function withCollectionsKept(db: Db): Db {
+  const kept = new Map<string, Collection>();
+  const build = db.collection.bind(db);
+  db.collection = ((name: string, options?: CollectionOptions) => {
+    if (options) return build(name, options);
+    let collection = kept.get(name);
+    if (!collection) {
+      collection = build(name);
+      kept.set(name, collection);
+    }
+    return collection;
+  }) as Db['collection'];
   return db;
 }
 
@@ -58,7 +78,10 @@ export function getReadyDb(): Promise<Db> {
   const cache = globalCache.__registryMongo!;
   let ready = cache.ready.get(name);
   if (!ready) {
-    const preparing = prepareDatabase(db).then(() => db);
+    const preparing = prepareDatabase(db).then(() => {
+      cache.prepared.add(name);
+      return db;
+    });
     cache.ready.set(name, preparing);
     preparing.catch(() => {
       if (cache.ready.get(name) === preparing) cache.ready.delete(name);
@@ -67,6 +90,14 @@ export function getReadyDb(): Promise<Db> {
   }
   if (isPreviewDatabase(name)) void recordPreviewUse(db);
   return ready;
+}
+
+/** The request's database when this instance has prepared it already (the warm path, no promise); else undefined. */
+export function getPreparedDb(): Db | undefined {
+  const db = getDb();
+  if (!globalCache.__registryMongo!.prepared.has(db.databaseName)) return undefined;
+  if (isPreviewDatabase(db.databaseName)) void recordPreviewUse(db);
+  return db;
 }
 
 async function prepareDatabase(db: Db): Promise<void> {

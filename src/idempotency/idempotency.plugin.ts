@@ -75,7 +75,8 @@ export function useIdempotencyKeys(): Plugin<Context> {
       if (unexpected) entry.transient = true;
     },
 
-    async onResponse({ request, response, setResponse, fetchAPI }) {
+    // Not async: a request without a pending key (nearly all) returns at once instead of through a promise.
+    onResponse({ request, response, setResponse, fetchAPI }) {
       const entry = pending.get(request);
       if (!entry) return;
       pending.delete(request);
@@ -87,26 +88,36 @@ export function useIdempotencyKeys(): Plugin<Context> {
         setResponse(refusalToResponse(entry.result, response.headers, fetchAPI));
         return;
       }
-      // The answer is stored before it is sent: a serverless instance may be frozen the moment it has responded.
-      const body = await response.text();
-      const contentType = response.headers.get('content-type') ?? 'application/json; charset=utf-8';
-      setResponse(new fetchAPI.Response(body, { status: response.status, statusText: response.statusText, headers: response.headers }));
-      try {
-        // Typed results are data, invisible when the client selected none of their fields: the context's list has them.
-        const momentary = entry.typedErrorCodes.some((code) => NOT_STORED_CODES.has(code));
-        if (entry.transient || momentary || response.status >= 500 || Buffer.byteLength(body) > MAX_STORED_BODY_BYTES) {
-          await releaseKey(entry.db, { id: entry.id, claim: entry.claim });
-        } else if (!(await completeKey(entry.db, { id: entry.id, claim: entry.claim, response: { status: response.status, contentType, body } }))) {
-          // Another request took the key over (this one outlived its lease); its answer is the one kept.
-          logger.warn({ key: entry.id }, 'idempotency key taken over before its answer was stored');
-        }
-      } catch (error) {
-        // The client still gets this answer. Its retry finds the key in progress, takes it over once the lease ends and
-        // executes again; the mutations recognize their own effect by the effect key, so nothing is applied twice.
-        logger.error({ err: error, key: entry.id }, 'could not store the idempotent answer');
-      }
+      return storeAnswer(entry, response, setResponse, fetchAPI);
     },
   };
+}
+
+/** Stores the answer of an executed keyed request (or gives its key back) before it is sent. */
+async function storeAnswer(
+  entry: Extract<Pending, { kind: 'execution' }>,
+  response: Response,
+  setResponse: (response: Response) => void,
+  fetchAPI: { Response: typeof Response },
+): Promise<void> {
+  // The answer is stored before it is sent: a serverless instance may be frozen the moment it has responded.
+  const body = await response.text();
+  const contentType = response.headers.get('content-type') ?? 'application/json; charset=utf-8';
+  setResponse(new fetchAPI.Response(body, { status: response.status, statusText: response.statusText, headers: response.headers }));
+  try {
+    // Typed results are data, invisible when the client selected none of their fields: the context's list has them.
+    const momentary = entry.typedErrorCodes.some((code) => NOT_STORED_CODES.has(code));
+    if (entry.transient || momentary || response.status >= 500 || Buffer.byteLength(body) > MAX_STORED_BODY_BYTES) {
+      await releaseKey(entry.db, { id: entry.id, claim: entry.claim });
+    } else if (!(await completeKey(entry.db, { id: entry.id, claim: entry.claim, response: { status: response.status, contentType, body } }))) {
+      // Another request took the key over (this one outlived its lease); its answer is the one kept.
+      logger.warn({ key: entry.id }, 'idempotency key taken over before its answer was stored');
+    }
+  } catch (error) {
+    // The client still gets this answer. Its retry finds the key in progress, takes it over once the lease ends and
+    // executes again; the mutations recognize their own effect by the effect key, so nothing is applied twice.
+    logger.error({ err: error, key: entry.id }, 'could not store the idempotent answer');
+  }
 }
 
 /** Claims the request's key; resolves to its effect key, or throws ClaimRefused after arranging the answer. */
