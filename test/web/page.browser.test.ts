@@ -1,18 +1,27 @@
 // The web page in headless Chromium (Debian's package, driven by playwright-core) against the API in production mode:
 // it lists packages, likes a post (counted once in the database), retries a lost answer with the same Idempotency-Key,
-// and works under its Content-Security-Policy and PERSISTED_OPERATIONS=strict while another origin is kept out.
+// shows live counters changed by other clients (SSE subscriptions that reconnect), and works under its
+// Content-Security-Policy and PERSISTED_OPERATIONS=strict while another origin is kept out.
 // Without /usr/bin/chromium the suite is skipped, with the reason printed, except under CI=true, where it fails.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getOperationAST, parse } from 'graphql';
 import { ObjectId } from 'mongodb';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetEnv } from '../../src/env.js';
 import { CREATE_PACKAGE, CREATE_POST, PUBLISH_RELEASE } from '../helpers/documents.js';
 import { RECORD_DOWNLOAD } from '../registry/documents.js';
 import { CHROMIUM, startWebApi, type WebApi } from './web-api.js';
+
+const manifest = JSON.parse(readFileSync(new URL('../../schema/operations/persisted-documents.json', import.meta.url), 'utf8')) as Record<string, string>;
+/** A request body for an operation of the manifest, by hash (the API runs nothing else under PERSISTED_OPERATIONS=strict). */
+function persisted(operationName: string, variables: Record<string, unknown>) {
+  const hash = Object.keys(manifest).find((key) => getOperationAST(parse(manifest[key]!))?.name?.value === operationName)!;
+  return { operationName, variables, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } };
+}
 
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI must run the browser tests (.ci/run installs Debian's chromium)`);
@@ -23,10 +32,11 @@ let browser: Browser;
 let alice: string;
 let bob: string;
 let postId: string;
+let livePostId: string;
 const contexts: BrowserContext[] = [];
 
 /** A browser context signed in (the page reads its token from localStorage), with CSP violations recorded. */
-async function openPage(token: string | null): Promise<{ page: Page; cspViolations: string[] }> {
+async function openPage(token: string | null): Promise<{ page: Page; cspViolations: string[]; responses: Response[] }> {
   const context = await browser.newContext();
   contexts.push(context);
   if (token) await context.addInitScript((value) => localStorage.setItem('registry-token', value), token);
@@ -35,15 +45,18 @@ async function openPage(token: string | null): Promise<{ page: Page; cspViolatio
   page.on('console', (message) => {
     if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
   });
+  const responses: Response[] = [];
+  page.on('response', (response) => responses.push(response));
   await page.goto(`${api.origin}/`);
-  return { page, cspViolations };
+  return { page, cspViolations, responses };
 }
 
-const likeCount = async () => (await api.db.collection('posts').findOne({ _id: new ObjectId(postId) }))!.likeCount as number;
+const likeCount = async (id = postId) => (await api.db.collection('posts').findOne({ _id: new ObjectId(id) }))!.likeCount as number;
 
 describe.skipIf(!hasChromium)('the web page in Chromium', () => {
   beforeAll(async () => {
-    api = await startWebApi('web-browser');
+    // Subscription responses end every 2 s, so the page reconnects (with Last-Event-ID) during the live test.
+    api = await startWebApi('web-browser', { LIVE_STREAM_SECONDS: '2' });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     alice = await api.token('web-alice', 'Alice');
     bob = await api.token('web-bob', 'Bob');
@@ -53,6 +66,8 @@ describe.skipIf(!hasChromium)('the web page in Chromium', () => {
     await api.gql(CREATE_PACKAGE, { input: { name: 'idempotent-queue', summary: 'Exactly-once consumers' } }, alice);
     const post = await api.gql(CREATE_POST, { input: { packageName: 'atomic-counter', title: 'Why one write per mutation', body: 'Because.' } }, alice);
     postId = post.data.createPost.post.id;
+    const second = await api.gql(CREATE_POST, { input: { packageName: 'atomic-counter', title: 'Live counters', body: 'Watch them move.' } }, alice);
+    livePostId = second.data.createPost.post.id;
     // From here on the API runs nothing but the manifest's operations: the page sends only their hashes.
     process.env.PERSISTED_OPERATIONS = 'strict';
     resetEnv();
@@ -64,19 +79,18 @@ describe.skipIf(!hasChromium)('the web page in Chromium', () => {
   });
 
   it('lists packages with their latest release and downloads, by cacheable GETs, under its CSP', async () => {
-    const { page, cspViolations } = await openPage(null);
-    const packagesAnswer = page.waitForResponse((response) => response.url().includes('operationName=WebPackages'));
+    const { page, cspViolations, responses } = await openPage(null);
     const item = page.locator('#packages li', { hasText: 'atomic-counter' });
     await expect.poll(() => item.textContent()).toContain('v1.2.0 · 3 downloads');
-    const answer = await packagesAnswer;
+    const answer = responses.find((response) => response.url().includes('operationName=WebPackages'))!;
     expect(answer.request().method()).toBe('GET');
     expect(answer.request().url()).not.toContain('query=');
     expect(answer.headers()['cache-control']).toBe('public, s-maxage=60, stale-while-revalidate=60');
     expect(cspViolations).toEqual([]);
     await item.getByRole('button').click();
-    await expect.poll(() => page.locator('#posts li').first().textContent()).toContain('Why one write per mutation');
+    await page.locator(`#posts li[data-post="${postId}"]`, { hasText: 'Why one write per mutation' }).waitFor();
     // Anonymous: no like button to press.
-    expect(await page.locator('#posts .like').isDisabled()).toBe(true);
+    expect(await page.locator('#posts .like').evaluateAll((buttons) => buttons.map((b) => (b as HTMLButtonElement).disabled))).toEqual([true, true]);
   });
 
   it('likes a post: the count on the page and in the database is 1', async () => {
@@ -107,6 +121,8 @@ describe.skipIf(!hasChromium)('the web page in Chromium', () => {
     await page.locator('#packages li', { hasText: 'atomic-counter' }).getByRole('button').click();
     const post = page.locator(`#posts li[data-post="${postId}"]`);
     await post.locator('.like').click();
+    // Pressed only once the mutation's own answer arrived (the live counter alone may already show 2).
+    await expect.poll(() => post.locator('.like').getAttribute('aria-pressed')).toBe('true');
     await expect.poll(() => post.locator('.likes').textContent()).toBe('2');
     expect(keys).toHaveLength(2);
     expect(keys[1]).toBe(keys[0]);
@@ -118,6 +134,32 @@ describe.skipIf(!hasChromium)('the web page in Chromium', () => {
     await page.screenshot({ path: 'test-results/web-page.png' });
     // A second tap is a new intent with a new key (an unlike-free like by the same user changes nothing).
     expect(await api.db.collection('idempotencyKeys').countDocuments({})).toBe(2);
+  });
+
+  it('shows live counters: likes from two browsers and a view from another client reach both pages without a reload', async () => {
+    const pages: Page[] = [];
+    const resumed: string[] = [];
+    for (const token of [alice, bob]) {
+      const { page } = await openPage(token);
+      page.on('request', (request) => {
+        const id = request.headers()['last-event-id'];
+        if (id) resumed.push(id);
+      });
+      await page.locator('#packages li', { hasText: 'atomic-counter' }).getByRole('button').click();
+      await page.locator(`#posts li[data-post="${livePostId}"]`).waitFor();
+      pages.push(page);
+    }
+    const counts = (page: Page, which: 'likes' | 'views') => page.locator(`#posts li[data-post="${livePostId}"] .${which}`).textContent();
+    await pages[0]!.locator(`#posts li[data-post="${livePostId}"] .like`).click();
+    for (const page of pages) await expect.poll(() => counts(page, 'likes')).toBe('1');
+    // Outlive a response or two: the next change must arrive through a reconnected stream.
+    await expect.poll(() => resumed.length, { timeout: 10_000 }).toBeGreaterThan(1);
+    await pages[1]!.locator(`#posts li[data-post="${livePostId}"] .like`).click();
+    for (const page of pages) await expect.poll(() => counts(page, 'likes')).toBe('2');
+    const view = await fetch(`${api.origin}/api/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(persisted('WebRecordView', { postId: livePostId })) });
+    expect(((await view.json()) as any).data.recordView.__typename).toBe('RecordViewSuccess');
+    for (const page of pages) await expect.poll(() => counts(page, 'views')).toBe('1');
+    expect(await likeCount(livePostId)).toBe(2);
   });
 
   it('keeps every other origin out in production: the API refuses it, and the browser gives it nothing', async () => {

@@ -1,7 +1,7 @@
-// The page: packages with their latest release and downloads, a package's posts with live like and view counts, and
-// a like button. Plain DOM (textContent only, never HTML from data).
-import { WebLikePostDocument, WebPackagePostsDocument, WebPackagesDocument, WebViewerLikesDocument } from '../../schema/operations/graphql';
-import { getToken, mutate, query, setToken } from './client';
+// The page: packages with their latest release and downloads, a package's posts with live like and view counts
+// (postCounters over SSE), and a like button. Plain DOM (textContent only, never HTML from data).
+import { WebLikePostDocument, WebPackagePostsDocument, WebPackagesDocument, WebPostCountersDocument, WebViewerLikesDocument } from '../../schema/operations/graphql';
+import { getToken, live, mutate, query, setToken } from './client';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (text: string): void => {
@@ -36,12 +36,16 @@ async function showPackages(): Promise<void> {
 }
 
 const counters = new Map<string, { likes: HTMLElement; views: HTMLElement; button: HTMLButtonElement }>();
+/** Live counters for the first posts shown: each is one SSE response, and HTTP/1.1 browsers open 6 per origin. */
+const LIVE_POSTS = 4;
+let stopLive: (() => void)[] = [];
 
 async function showPosts(packageName: string): Promise<void> {
   for (const li of $('packages').querySelectorAll('li')) li.setAttribute('aria-current', String(li.dataset.package === packageName));
   const { data, error } = await query(WebPackagePostsDocument, { packageName, first: 20 });
   if (error || !data) return status(`Could not load posts: ${error?.message ?? 'no data'}`);
   counters.clear();
+  for (const stop of stopLive) stop();
   const items = data.posts.edges.map(({ node }) => {
     const likes = el('span', { className: 'likes' }, String(node.likeCount));
     const views = el('span', { className: 'views' }, String(node.viewCount));
@@ -56,6 +60,12 @@ async function showPosts(packageName: string): Promise<void> {
     );
   });
   $('posts').replaceChildren(...(items.length ? items : [el('li', { className: 'hint' }, 'No posts yet.')]));
+  stopLive = data.posts.edges.slice(0, LIVE_POSTS).map(({ node }) =>
+    live(WebPostCountersDocument, { postId: node.id }, ({ postCounters }) => {
+      setCount(postCounters.postId, 'likes', postCounters.likeCount);
+      setCount(postCounters.postId, 'views', postCounters.viewCount);
+    }),
+  );
   if (getToken()) {
     // Whether the viewer likes each post is per-user, so it is its own (uncached) request.
     const mine = await query(WebViewerLikesDocument, { packageName, first: 20 });
