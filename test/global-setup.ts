@@ -16,12 +16,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('mongoIsEmbedded', false);
     return async () => undefined;
   }
-  const db = await startEmbeddedDb({ port: 0 });
+  // Each vitest project runs this setup; they share one server (on globalThis, since each may load this module
+  // anew), so the URI provided and EMBEDDED_MONGODB_URI always name the same database.
+  const shared = globalThis as { embeddedTestDb?: Promise<Awaited<ReturnType<typeof startEmbeddedDb>>>; embeddedTestDbUsers?: number };
+  shared.embeddedTestDb ??= startEmbeddedDb({ port: 0 });
+  shared.embeddedTestDbUsers = (shared.embeddedTestDbUsers ?? 0) + 1;
+  const db = await shared.embeddedTestDb;
   project.provide('mongoUri', db.uri);
   project.provide('mongoIsEmbedded', true);
   // Forked workers inherit the environment, so this is a fallback for code that cannot call inject().
   process.env.EMBEDDED_MONGODB_URI = db.uri;
   return async () => {
+    shared.embeddedTestDbUsers = (shared.embeddedTestDbUsers ?? 1) - 1;
+    if (shared.embeddedTestDbUsers > 0) return;
+    shared.embeddedTestDb = undefined;
     await db.stop();
   };
 }
