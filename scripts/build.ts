@@ -139,6 +139,8 @@ export function bundleOptions(entry: string, outfile: string, { without = [] }: 
     outfile,
     metafile: true,
     banner: { js: REQUIRE_SHIM },
+    // The function knows its own maxDuration, so live responses end before it (src/live/stream-lifetime.ts).
+    define: { 'process.env.FUNCTION_MAX_DURATION_SECONDS': JSON.stringify(String(MAX_DURATION_SECONDS)) },
     // ES module entry points first (graphql above); packages with an `exports` map resolve through it either way.
     mainFields: without.includes('graphql-esm') ? ['main', 'module'] : ['module', 'main'],
     plugins: [nativeUrl, graphqlEsm, nativeFetch, noPinoTransport].filter((plugin) => !without.includes(plugin.name)),
