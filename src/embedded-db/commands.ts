@@ -529,14 +529,14 @@ function find(ctx: CommandContext, cmd: Document, db: string, conn: ConnectionIn
   const variables = evaluateLet(cmd.let);
   const ns = `${db}.${name}`;
   const firstBatchSize = singleBatch && limit ? Math.max(limit, batchSize ?? 0) : batchSize;
+  const collation = collationOf(cmd.collation, coll);
   if (!coll) {
-    compileQuery(filter); // surfaces bad operators even when the collection does not exist
+    compileQuery(filter); // surfaces bad operators (and a bad collation, above) even when the collection does not exist
     if (isHint(cmd.hint) && !isNaturalHint(cmd.hint)) throw new DbError(2, HINT_ERROR);
     return ctx.cursors.open(ns, [], firstBatchSize, singleBatch);
   }
   const sort = cmd.sort as Document | undefined;
   const projection = cmd.projection as Document | undefined;
-  const collation = collationOf(cmd.collation, coll);
   const plan = planQuery(coll, filter, sort, cmd.hint, collation);
   const matches = runQuery(coll, filter, { variables, plan, collation });
   if (sort && Object.keys(sort).length && !plan.providesSort) {

@@ -132,6 +132,7 @@ describe('collation on writes', () => {
   it('an invalid locale is BadValue (2), an unknown field 40415', async () => {
     const c = await fruit();
     expect((await serverError(c.find({}, { collation: { locale: 'x_invalid' } }).toArray())).code).toBe(2);
+    expect((await serverError(db.collection('nothing-here').find({}, { collation: { locale: 'x_invalid' } }).toArray())).code).toBe(2);
     expect((await serverError(db.createCollection(`bad${n++}`, { collation: { locale: 'x_invalid' } }))).code).toBe(2);
     expect((await serverError(c.find({}, { collation: { locale: 'en', colour: 'blue' } as CollationOptions }).toArray())).code).toBe(40415);
   });
