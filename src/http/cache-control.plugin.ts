@@ -133,6 +133,8 @@ async function answerCacheable(request: Request, response: Response, setResponse
   const etag = `"${createHash('sha256').update(new Uint8Array(body)).digest('base64url').slice(0, 27)}"`;
   response.headers.set('cache-control', publicCacheControl(maxAge));
   response.headers.set('etag', etag);
+  // The answer differs by Origin (Access-Control-Allow-Origin): a shared cache keeps one copy per Origin.
+  response.headers.append('vary', 'Origin');
   if (matchesEtag(request.headers.get('if-none-match'), etag)) {
     const headers = new Headers(response.headers);
     headers.delete('content-length');

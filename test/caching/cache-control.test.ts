@@ -73,6 +73,7 @@ describe('over HTTP', () => {
     expect(first.json.data.packages.edges[0].node.name).toBe('cache-pkg');
     expect(first.headers.get('cache-control')).toBe('public, s-maxage=60, stale-while-revalidate=60');
     const etag = first.headers.get('etag')!;
+    expect(first.headers.get('vary')).toMatch(/\bOrigin\b/);
     expect(etag).toMatch(/^"[\w-]{27}"$/);
     const again = await sendByHash('WebPackages', { first: 10 }, { 'if-none-match': etag });
     expect(again.status).toBe(304);
