@@ -4,6 +4,7 @@ import { sponsorTransfer } from './credits.js';
 import { downloadBurst } from './downloads.js';
 import { createSameName, publishDistinctVersions, publishSameVersion, updateSameVersion } from './packages.js';
 import { likeDistinctUsers, likeSameUser, likeUnlikeInterleaved, recordViews } from './posts.js';
+import { topLikedPosts } from './rankings.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   likeDistinctUsers,
@@ -16,6 +17,7 @@ export const SCENARIOS: readonly Scenario[] = [
   updateSameVersion,
   downloadBurst,
   sponsorTransfer,
+  topLikedPosts,
 ];
 
 export const FULL_COUNTS: ScenarioCounts = {
