@@ -31,6 +31,8 @@ interface ChangeRecord {
   id?: unknown;
   before?: Document;
   after?: Document;
+  /** The update's description, computed once for every cursor that reports it. */
+  description?: Document;
 }
 
 interface StreamCursor {
@@ -183,7 +185,7 @@ export class ChangeStreams {
     if (rec.op === 'update' && c.lookup) ev.fullDocument = this.store.getCollection(rec.db, rec.coll!)?.docs.get(canonicalKey(rec.id)) ?? null;
     ev.ns = rec.coll === undefined ? { db: rec.db } : { db: rec.db, coll: rec.coll };
     if (rec.id !== undefined) ev.documentKey = { _id: rec.id };
-    if (rec.op === 'update') ev.updateDescription = describeUpdate(rec.before ?? {}, rec.after ?? {});
+    if (rec.op === 'update') ev.updateDescription = rec.description ??= describeUpdate(rec.before ?? {}, rec.after ?? {});
     return ev;
   }
 

@@ -57,7 +57,12 @@ export class ChangeFeed {
   /** Change streams opened so far: shared ones and per-subscriber catch-ups (for tests and logs). */
   readonly opens = { shared: 0, catchUp: 0 };
 
-  constructor(private readonly db: Db) {}
+  constructor(private db: Db) {}
+
+  /** A feed outlives a closed client (tests, dev reloads): with no stream open it follows the caller's handle. */
+  rebind(db: Db): void {
+    if (!this.stream) this.db = db;
+  }
 
   get subscriberCount(): number {
     return this.subscribers.size;
@@ -180,5 +185,6 @@ export function changeFeedOf(db: Db): ChangeFeed {
     feed = new ChangeFeed(db);
     feeds.set(db.databaseName, feed);
   }
+  feed.rebind(db);
   return feed;
 }
