@@ -84,6 +84,15 @@ describe('over HTTP', () => {
     expect(stale.status).toBe(200);
   });
 
+  it('changes the ETag when the data changes, so a stale copy is never confirmed with 304', async () => {
+    const before = await sendByHash('WebPackagePosts', { packageName: 'cache-pkg', first: 10 });
+    await api.gql(LIKE_POST, { postId }, { token: await api.token('cache-carol') });
+    const after = await sendByHash('WebPackagePosts', { packageName: 'cache-pkg', first: 10 }, { 'if-none-match': before.headers.get('etag')! });
+    expect(after.status).toBe(200);
+    expect(after.json.data.posts.edges[0].node.likeCount).toBe(before.json.data.posts.edges[0].node.likeCount + 1);
+    expect(after.headers.get('etag')).not.toBe(before.headers.get('etag'));
+  });
+
   it('gives the lowest declared maxAge: posts (10 s) under packages (60 s), stats 30 s, trending 60 s', async () => {
     expect((await sendByHash('WebPackagePosts', { packageName: 'cache-pkg', first: 10 })).headers.get('cache-control')).toBe('public, s-maxage=10, stale-while-revalidate=10');
     expect((await sendByHash('MobileRegistryStats', {})).headers.get('cache-control')).toBe('public, s-maxage=30, stale-while-revalidate=30');
