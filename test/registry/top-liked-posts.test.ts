@@ -20,7 +20,7 @@ let author: string;
 const likers: string[] = [];
 
 beforeAll(async () => {
-  api = await startApi('top-liked-posts');
+  api = await startApi('top-liked-posts', {}, { transport: 'in-process' });
   // The ops are also called straight, on their own client, as a cut-short function would.
   client = new MongoClient(getTestMongoUri());
   db = client.db(api.db.databaseName);
