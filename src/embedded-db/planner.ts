@@ -1,7 +1,7 @@
 // Query planner: picks the _id lookup, an index scan (equality, range, prefix, $in; order for sorts) or a collection scan, runs it lazily, and explains it.
 import { BSONRegExp, type Document } from 'bson';
 import { BracketEdge, compareBson, typeBracket } from './bson-order.js';
-import type { Collation } from './collation.js';
+import { sameCollation, type Collation, type StringCompare } from './collation.js';
 import { DbError } from './errors.js';
 import { canonicalKey, isLookupLiteral } from './keys.js';
 import { compileQuery } from './mingo.js';
@@ -34,15 +34,16 @@ interface Interval {
 }
 
 const point = (v: unknown): Interval => ({ lo: v, loInc: true, hi: v, hiInc: true });
-const isPoint = (i: Interval): boolean => i.loInc && i.hiInc && compareBson(i.lo, i.hi) === 0;
+const isPoint = (i: Interval, strings?: StringCompare): boolean => i.loInc && i.hiInc && compareBson(i.lo, i.hi, strings) === 0;
 const isPlainObject = (v: unknown): v is Document => v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
 
 /** Strings a regex can match: those starting with its literal prefix when anchored, else every string. */
-function regexInterval(re: RegExp | BSONRegExp): Interval {
+function regexInterval(re: RegExp | BSONRegExp, strings?: StringCompare): Interval {
   const source = re instanceof RegExp ? re.source : re.pattern;
   const flags = re instanceof RegExp ? re.flags : re.options;
   const all: Interval = { lo: new BracketEdge(4, -1), loInc: true, hi: new BracketEdge(4, 1), hiInc: true };
-  if (!source.startsWith('^') || /[imx]/.test(flags)) return all;
+  // A regex matches bytes, while a collated index orders by collation: no prefix bound (mongod scans all strings too).
+  if (strings || !source.startsWith('^') || /[imx]/.test(flags)) return all;
   const m = /^\^([^\\^$.|?*+()[\]{}]*)/.exec(source);
   const prefix = m?.[1] ?? '';
   if (!prefix || /[?*{]/.test(source.charAt(prefix.length + 1))) return all;
@@ -59,9 +60,9 @@ function rangeInterval(op: string, v: unknown): Interval | null {
   return { lo: new BracketEdge(b, -1), loInc: true, hi: v, hiInc: op === '$lte' };
 }
 
-function intersect(a: Interval, b: Interval): Interval {
-  const lo = compareBson(a.lo, b.lo);
-  const hi = compareBson(a.hi, b.hi);
+function intersect(a: Interval, b: Interval, strings?: StringCompare): Interval {
+  const lo = compareBson(a.lo, b.lo, strings);
+  const hi = compareBson(a.hi, b.hi, strings);
   return {
     lo: lo >= 0 ? a.lo : b.lo,
     loInc: lo > 0 ? a.loInc : lo < 0 ? b.loInc : a.loInc && b.loInc,
@@ -71,8 +72,8 @@ function intersect(a: Interval, b: Interval): Interval {
 }
 
 /** Intervals one condition allows for a field, or null when it cannot bound an index scan. */
-function conditionIntervals(cond: unknown, multikey: boolean): Interval[] | null {
-  if (cond instanceof RegExp || cond instanceof BSONRegExp) return [regexInterval(cond)];
+function conditionIntervals(cond: unknown, multikey: boolean, strings?: StringCompare): Interval[] | null {
+  if (cond instanceof RegExp || cond instanceof BSONRegExp) return [regexInterval(cond, strings)];
   if (Array.isArray(cond)) return null;
   if (!isPlainObject(cond) || !Object.keys(cond)[0]?.startsWith('$')) return [point(cond === undefined ? null : cond)];
   let points: Interval[] | null = null;
@@ -83,18 +84,18 @@ function conditionIntervals(cond: unknown, multikey: boolean): Interval[] | null
       points = [point(v)];
     } else if (op === '$in') {
       if (!Array.isArray(v) || v.some((x) => Array.isArray(x))) continue;
-      const list = v.map((x) => (x instanceof RegExp || x instanceof BSONRegExp ? regexInterval(x) : point(x)));
-      list.sort((x, y) => compareBson(x.lo, y.lo));
+      const list = v.map((x) => (x instanceof RegExp || x instanceof BSONRegExp ? regexInterval(x, strings) : point(x)));
+      list.sort((x, y) => compareBson(x.lo, y.lo, strings));
       points = list;
     } else if (op === '$gt' || op === '$gte' || op === '$lt' || op === '$lte') {
       const r = rangeInterval(op, v);
       if (!r) continue;
       // An array can satisfy $gt and $lt with different elements, so a multikey index may only use one bound.
       if (range && multikey) continue;
-      range = range ? intersect(range, r) : r;
+      range = range ? intersect(range, r, strings) : r;
     } else if (op === '$regex') {
       const flags = typeof cond.$options === 'string' ? cond.$options : '';
-      range = regexInterval(v instanceof RegExp || v instanceof BSONRegExp ? v : new BSONRegExp(String(v), flags));
+      range = regexInterval(v instanceof RegExp || v instanceof BSONRegExp ? v : new BSONRegExp(String(v), flags), strings);
     }
   }
   return points ?? (range ? [range] : null);
@@ -118,14 +119,14 @@ function conditions(filter: Document): Map<string, unknown[]> {
   return out;
 }
 
-function fieldIntervals(conds: unknown[] | undefined, multikey: boolean): Interval[] | null {
+function fieldIntervals(conds: unknown[] | undefined, multikey: boolean, strings?: StringCompare): Interval[] | null {
   if (!conds) return null;
   let best: Interval[] | null = null;
   for (const c of conds) {
-    const iv = conditionIntervals(c, multikey);
+    const iv = conditionIntervals(c, multikey, strings);
     if (!iv) continue;
     if (!best) best = iv;
-    else if (iv.length === 1 && best.length === 1 && !multikey) best = [intersect(best[0], iv[0])];
+    else if (iv.length === 1 && best.length === 1 && !multikey) best = [intersect(best[0], iv[0], strings)];
     else if (iv.length < best.length) best = iv;
   }
   return best;
@@ -147,7 +148,8 @@ function boundsFor(idx: SecondaryIndex, conds: Map<string, unknown[]>): Bounds |
   let range = false;
   let includesNull = false;
   for (const f of idx.fields) {
-    const iv = fieldIntervals(conds.get(f), idx.multikey);
+    const strings = idx.collation?.compare;
+    const iv = fieldIntervals(conds.get(f), idx.multikey, strings);
     if (!iv || ranges.length * iv.length > MAX_RANGES) break;
     for (const i of iv) if (compareBson(i.lo, null) <= 0 && compareBson(i.hi, null) >= 0) includesNull = true;
     const next: KeyRange[] = [];
@@ -155,7 +157,7 @@ function boundsFor(idx: SecondaryIndex, conds: Map<string, unknown[]>): Bounds |
       for (const i of iv) next.push({ lower: [...r.lower, i.lo], upper: [...r.upper, i.hi], lowerInc: i.loInc, upperInc: i.hiInc });
     }
     ranges = next;
-    if (iv.every(isPoint)) points++;
+    if (iv.every((i) => isPoint(i, strings))) points++;
     else {
       range = true;
       break;
@@ -254,16 +256,17 @@ function holdsString(v: unknown): boolean {
 }
 
 /**
- * Chooses how to answer `filter` (optionally in `sort` order, or as `hint` says). Index bounds and index order are
- * binary: a query with a collation uses no index bounds (and the _id lookup only for ids without strings), and a
- * collated index gives no bounds to a simple query; a hinted index is then scanned whole. Results are the same.
+ * Chooses how to answer `filter` (optionally in `sort` order, or as `hint` says). An index gives bounds and order
+ * only to a query with its own collation (a hinted one is otherwise scanned whole); the _id lookup serves a
+ * collated query only for ids without strings, since the _id map is binary.
  */
 export function planQuery(coll: Collection, filter: Document, sort?: Document, hint?: unknown, collation?: Collation): Plan {
   const sortList = sortFields(sort).filter(([f]) => f !== '$natural');
   const natural = sort && '$natural' in sort ? Number(sort.$natural) : 0;
   const conds = conditions(filter);
   const hintGiven = hint !== undefined && hint !== null && !(isPlainObject(hint) && Object.keys(hint).length === 0) && hint !== '';
-  const usable = (idx: SecondaryIndex): boolean => !collation && !idx.collation;
+  // Bounds and order of an index hold under its own collation only.
+  const usable = (idx: SecondaryIndex): boolean => sameCollation(idx.collation, collation);
   if (hintGiven) {
     if (isPlainObject(hint) && '$natural' in hint) return { stage: 'COLLSCAN', reverse: Number(hint.$natural) === -1, providesSort: false };
     const idx = findHinted(coll, hint);
@@ -296,7 +299,7 @@ export function planQuery(coll: Collection, filter: Document, sort?: Document, h
 
 function prefixCompare(idx: SecondaryIndex, key: unknown[], bound: unknown[]): number {
   for (let j = 0; j < bound.length; j++) {
-    const c = compareBson(key[j], bound[j]);
+    const c = compareBson(key[j], bound[j], idx.collation?.compare);
     if (c) return c * idx.dirs[j];
   }
   return 0;

@@ -83,6 +83,42 @@ describe('collation on reads', () => {
   });
 });
 
+/** Every stage name in a winning plan (classic or slot-based layouts). */
+function stages(plan: unknown): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v as Document)) {
+        if (k === 'stage' && typeof x === 'string') out.push(x);
+        else walk(x);
+      }
+    }
+  };
+  walk(plan);
+  return out;
+}
+
+describe('collation and indexes', () => {
+  const field = (docs: Document[]): string[] => docs.map((d) => d.a as string);
+  it('an index serves a query only under its own collation (mongod: IXSCAN when they match, COLLSCAN otherwise)', async () => {
+    const c = fresh();
+    await c.insertMany(['foo', 'FOO', 'bar', 'Foo', 'baz'].map((a, i) => ({ _id: i as never, a })));
+    await c.createIndex({ a: 1 }, { collation: en(2) });
+    const plan = async (collation?: CollationOptions) => stages((await c.find({ a: 'FOO' }, collation ? { collation } : {}).explain('queryPlanner')).queryPlanner.winningPlan);
+    expect(await plan(en(2))).toContain('IXSCAN');
+    expect(await plan()).toContain('COLLSCAN');
+    expect(await plan({ locale: 'fr' })).toContain('COLLSCAN');
+    expect(field(await c.find({ a: 'FOO' }, { collation: en(2) }).sort({ _id: 1 }).toArray())).toEqual(['foo', 'FOO', 'Foo']);
+    expect(field(await c.find({ a: { $in: ['FOO', 'BAR'] } }, { collation: en(2) }).sort({ _id: 1 }).toArray())).toEqual(['foo', 'FOO', 'bar', 'Foo']);
+    expect(field(await c.find({ a: { $gt: 'BAR', $lt: 'FOZ' } }, { collation: en(2) }).sort({ _id: 1 }).toArray())).toEqual(['foo', 'FOO', 'Foo', 'baz']);
+    // The index order is the collation's: a sort under it needs no SORT stage and reads like the locale.
+    const sorted = await c.find({}, { collation: en(2) }).sort({ a: 1, _id: 1 }).hint({ a: 1 }).toArray();
+    expect(field(sorted).map((x) => x.toLowerCase())).toEqual(['bar', 'baz', 'foo', 'foo', 'foo']);
+    expect(field(await c.find({ a: /^F/ }, { collation: en(2) }).sort({ _id: 1 }).toArray())).toEqual(['FOO', 'Foo']);
+  });
+});
+
 describe('collation on writes', () => {
   it('update, delete and findAndModify match with it', async () => {
     const c = await fruit();
