@@ -30,9 +30,9 @@ export interface RepairReport extends RepairSummary {
 }
 
 /**
- * Repairs every effect older than `olderThanSeconds` on the database's clock, then (with PAYOUT_PROVIDER_URL) asks
- * the provider about every PENDING payout whose debit is over, whatever its lease or backoff; safe to run
- * concurrently with anything.
+ * Repairs every effect older than `olderThanSeconds` on the database's clock, raises download buckets behind their day
+ * counter, corrects package rankings that differ from their recount, then (with PAYOUT_PROVIDER_URL) asks the provider
+ * about every PENDING payout whose debit is over, whatever its lease or backoff; safe to run concurrently with anything.
  */
 export async function repairRegistry(db: Db, olderThanSeconds: number = DEFAULT_REPAIR_AGE_SECONDS): Promise<RepairReport> {
   const started = performance.now();

@@ -60,6 +60,8 @@ builder.objectField(Package, 'topLikedPosts', (t) =>
   t.field({
     type: [TopLikedPost],
     description: 'The ten most-liked posts about the package, most first (ties: oldest first); kept in the package, one read.',
+    // Moves with every like, as Post's counts do.
+    extensions: cacheHint({ maxAge: 10 }),
     resolve: async (p: PackageDoc, _args, ctx) => {
       const entries = p.topLikedPosts ?? [];
       if (entries.length === 0) return [];
