@@ -91,7 +91,8 @@ export class ChangeStreams {
   constructor(
     private readonly store: Store,
     /** How many changes are kept for resuming; an older resume point gets ChangeStreamHistoryLost. */
-    private readonly capacity = Number(process.env.EMBEDDED_DB_CHANGE_HISTORY ?? 20_000),
+    // Each kept update holds the version it replaced (its description is computed only if a stream reads it).
+    private readonly capacity = Number(process.env.EMBEDDED_DB_CHANGE_HISTORY ?? 10_000),
   ) {
     this.lastT = Math.floor(Date.now() / 1000);
     this.floor = BigInt(this.lastT) << 32n;
@@ -127,10 +128,11 @@ export class ChangeStreams {
         this.push({ op: 'insert', db: op.db, coll: op.c, id: op.d._id, after: op.d });
         break;
       case 'u':
-        this.push({ op: detail.replacement ? 'replace' : 'update', db: op.db, coll: op.c, id: op.d._id, before: detail.before, after: op.d });
+        if (detail.replacement) this.push({ op: 'replace', db: op.db, coll: op.c, id: op.d._id, after: op.d });
+        else this.push({ op: 'update', db: op.db, coll: op.c, id: op.d._id, before: detail.before, after: op.d });
         break;
       case 'd':
-        this.push({ op: 'delete', db: op.db, coll: op.c, id: op.id, before: detail.before });
+        this.push({ op: 'delete', db: op.db, coll: op.c, id: op.id });
         break;
       case 'dc':
         this.push({ op: 'drop', db: op.db, coll: op.c });
@@ -185,7 +187,14 @@ export class ChangeStreams {
     if (rec.op === 'update' && c.lookup) ev.fullDocument = this.store.getCollection(rec.db, rec.coll!)?.docs.get(canonicalKey(rec.id)) ?? null;
     ev.ns = rec.coll === undefined ? { db: rec.db } : { db: rec.db, coll: rec.coll };
     if (rec.id !== undefined) ev.documentKey = { _id: rec.id };
-    if (rec.op === 'update') ev.updateDescription = rec.description ??= describeUpdate(rec.before ?? {}, rec.after ?? {});
+    if (rec.op === 'update') {
+      if (!rec.description) {
+        rec.description = describeUpdate(rec.before ?? {}, rec.after ?? {});
+        // Only the description is needed from now on: the two versions may be collected.
+        rec.before = rec.after = undefined;
+      }
+      ev.updateDescription = rec.description;
+    }
     return ev;
   }
 
