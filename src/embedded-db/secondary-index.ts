@@ -48,7 +48,7 @@ export class SecondaryIndex {
     this.dirs = this.fields.map((f) => (Number((spec.key as Document)[f]) === -1 ? -1 : 1));
     this.unique = spec.unique === true || isId;
     this.sparse = spec.sparse === true;
-    this.collation = isId ? undefined : parseCollation(spec.collation);
+    this.collation = parseCollation(spec.collation);
     // Strings equal under a collation have no common canonical form (Intl gives no sort keys): a collated unique
     // index finds an equal key by binary search in its sorted entries instead of in a map.
     this.entries = spec.unique === true && !isId && !this.collation ? new Map() : undefined;
@@ -65,7 +65,8 @@ export class SecondaryIndex {
 
   /** The _id (canonical) of another document holding one of these keys in a unique index, if any. */
   otherOwner(keys: DocKeys, id: string): string | undefined {
-    if (!this.unique || this.isId) return undefined;
+    // The binary _id index is unique through the collection's document map.
+    if (!this.unique || (this.isId && !this.collation)) return undefined;
     if (this.entries) {
       for (const c of keys.canon) {
         const owner = this.entries.get(c);

@@ -37,7 +37,8 @@ export class Collection {
   readonly docs = new Map<string, Document>();
   /** Secondary indexes, in creation order (the _id index is `idIndex`). */
   readonly indexes: SecondaryIndex[] = [];
-  readonly idIndex = new SecondaryIndex(ID_INDEX_SPEC, undefined, true);
+  /** The _id index; with a collection default collation it is ordered, and unique, by that collation (as in mongod). */
+  readonly idIndex: SecondaryIndex;
   private uuidValue: InstanceType<typeof BSON.UUID> | undefined;
 
   constructor(
@@ -48,7 +49,9 @@ export class Collection {
     private readonly onWrite?: WriteListener,
     /** Told about every change with the version it replaced (change streams). */
     private readonly onChange?: ChangeListener,
-  ) {}
+  ) {
+    this.idIndex = new SecondaryIndex(options.collation ? { ...ID_INDEX_SPEC, collation: options.collation } : ID_INDEX_SPEC, undefined, true);
+  }
 
   /** Generated on first use: UUIDs cost a random fill, and throwaway Collection objects never need one. */
   get uuid(): InstanceType<typeof BSON.UUID> {
@@ -66,7 +69,7 @@ export class Collection {
   }
 
   indexSpecs(): Document[] {
-    return [this.options.collation ? { ...ID_INDEX_SPEC, collation: this.options.collation } : ID_INDEX_SPEC, ...this.indexes.map((i) => i.spec)];
+    return [this.idIndex.spec, ...this.indexes.map((i) => i.spec)];
   }
 
   /** Snapshot of all documents in natural (insertion) order. */
@@ -110,6 +113,8 @@ export class Collection {
     const idKey = canonicalKey(doc._id);
     if (this.docs.has(idKey)) throw this.duplicateError(undefined, doc);
     const idKeys = this.idIndex.keysOf(doc)!;
+    // Under a collation "a" and "A" can be one _id: the map is binary, the collated _id index knows.
+    if (this.idIndex.collation && this.idIndex.otherOwner(idKeys, idKey) !== undefined) throw this.duplicateError(undefined, doc);
     const newKeys = this.keysFor(doc, idKey);
     this.docs.set(idKey, doc);
     this.idIndex.add(idKey, idKeys);

@@ -163,6 +163,12 @@ describe('collation on writes', () => {
     const index = (await c.listIndexes().toArray()).find((i) => i.name === 's_1');
     expect(index?.collation).toMatchObject({ locale: 'en', strength: 2 });
     expect((await serverError(c.insertOne({ s: 'HELLO' }))).code).toBe(11000);
+    // The _id index follows the default too: "k" and "K" are one _id.
+    await c.insertOne({ _id: 'k' as never, s: 'key' });
+    expect((await serverError(c.insertOne({ _id: 'K' as never, s: 'other' }))).code).toBe(11000);
+    expect(await c.findOne({ _id: 'K' as never })).toMatchObject({ _id: 'k', s: 'key' });
+    expect(await c.countDocuments({ _id: 'K' as never }, { collation: { locale: 'simple' } })).toBe(0);
+    expect((await c.listIndexes().toArray()).find((i) => i.name === '_id_')?.collation).toMatchObject({ locale: 'en', strength: 2 });
   });
 
   it('an invalid locale is BadValue (2); unknown fields, a bad strength or a missing locale fail', async () => {
