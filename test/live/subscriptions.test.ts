@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetEnv } from '../../src/env.js';
 import { changeFeedOf } from '../../src/live/change-feed.js';
 import { startApi, type TestApi } from '../helpers/api.js';
-import { CREATE_PACKAGE, CREATE_POST, LIKE_POST, PUBLISH_RELEASE, RECORD_VIEW } from '../helpers/documents.js';
+import { CREATE_PACKAGE, CREATE_POST, DELETE_POST, LIKE_POST, PUBLISH_RELEASE, RECORD_VIEW } from '../helpers/documents.js';
 import { subscribe, type LiveMessage } from './sse-client.js';
 
 const POST_COUNTERS = 'subscription ($postId: ID!) { postCounters(postId: $postId) { postId likeCount viewCount } }';
@@ -66,6 +66,16 @@ describe('postCounters', () => {
     await like('r4');
     expect((await expectNext(resumed)).data!.postCounters.likeCount).toBe(seen.data!.postCounters.likeCount + 3);
     resumed.abort();
+  });
+
+  it('completes when the post is deleted', async () => {
+    const doomed = (await api.gql(CREATE_POST, { input: { title: 'Doomed', body: 'b', packageName: 'live-pkg' } }, { token: alice })).data!.createPost.post;
+    const live = await subscribe(api.url, POST_COUNTERS, { postId: doomed.id });
+    await expectNext(live);
+    const deleted = await api.gql(DELETE_POST, { input: { postId: doomed.id, expectedVersion: 1 } }, { token: alice });
+    expect(deleted.data!.deletePost.__typename).toBe('DeletePostSuccess');
+    expect(await live.next()).toBeNull();
+    expect(live.completed).toBe(true);
   });
 
   it('answers bad arguments with typed errors in a 200 response, never a 5xx', async () => {
