@@ -56,10 +56,9 @@ describe('change streams', () => {
     expect(rep).toMatchObject({ operationType: 'replace', documentKey: { _id: 1 }, fullDocument: { _id: 1, b: 1 } });
     expect(del).toMatchObject({ operationType: 'delete', documentKey: { _id: 1 } });
     expect(del).not.toHaveProperty('fullDocument');
-    // Tokens are distinct and the driver's cached token is the last event's.
+    // Each event has its own token (a server may cache a later one as its high-water mark, so no more is asserted).
     const ids = [ins, upd, rep, del].map((e) => JSON.stringify(e!._id));
     expect(new Set(ids).size).toBe(4);
-    expect(stream.resumeToken).toEqual(del!._id);
     await stream.close();
   });
 
