@@ -320,6 +320,7 @@ function updateStatement(coll: Collection, stmt: Document, bypass = false): { n:
     update: stmt.u as Document | Document[],
     arrayFilters: stmt.arrayFilters as Document[] | undefined,
     variables: stmt.c as Document | undefined,
+    collation,
   };
   const multi = stmt.multi === true;
   if (multi && !Array.isArray(stmt.u) && !Object.keys(stmt.u as Document)[0]?.startsWith('$') && Object.keys(stmt.u as Document).length > 0) {
@@ -432,7 +433,7 @@ function findAndModify(ctx: CommandContext, cmd: Document, db: string): Document
     if (target) coll!.remove(target);
     return { lastErrorObject: { n: target ? 1 : 0 }, value: project(target ?? null), ok: 1 };
   }
-  const spec: UpdateSpec = { filter, update: cmd.update as Document, arrayFilters: cmd.arrayFilters as Document[] | undefined, variables };
+  const spec: UpdateSpec = { filter, update: cmd.update as Document, arrayFilters: cmd.arrayFilters as Document[] | undefined, variables, collation };
   if (!target) {
     if (cmd.upsert !== true || !coll) {
       validateUpdateShape(spec.update);

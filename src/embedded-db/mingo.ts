@@ -312,8 +312,15 @@ function splitPositional(spec: Document): Document[] {
  * Applies update operators to `doc` in place with mingo's operator implementations; returns the modified paths
  * (empty when nothing changed). `condition` is only needed for the positional `$` operator.
  */
-export function applyUpdateOperators(doc: Document, modifier: Document, arrayFilters: Document[] | undefined, condition: Document | undefined, variables?: Document): string[] {
-  const opts = mingoOptions(variables, { condition: condition ?? {}, updateConfig: { cloneMode: 'copy' } });
+export function applyUpdateOperators(
+  doc: Document,
+  modifier: Document,
+  arrayFilters: Document[] | undefined,
+  condition: Document | undefined,
+  variables?: Document,
+  collation?: Collation,
+): string[] {
+  const opts = mingoOptions(variables, { condition: condition ?? {}, updateConfig: { cloneMode: 'copy' }, ...(collation ? { collation } : {}) });
   const fns: ((obj: Document) => string[])[] = [];
   for (const op of Object.keys(modifier)) {
     const factory = UPDATE_OPS[op];

@@ -1,6 +1,7 @@
 // Computes the next version of a document for update/findAndModify/upsert using mingo's updater, then validates it.
 import { BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp, type Document } from 'bson';
 import { cloneDeep, setValue } from 'mingo/util';
+import type { Collation } from './collation.js';
 import { DbError, badValue } from './errors.js';
 import { canonicalKey, getPath } from './keys.js';
 import { applyUpdateOperators, isUpdateOperator, runPipeline } from './mingo.js';
@@ -11,6 +12,8 @@ export interface UpdateSpec {
   update: Document | Document[];
   arrayFilters?: Document[];
   variables?: Document;
+  /** The command's collation: array filters, the positional `$` and `$pull` conditions compare strings by it. */
+  collation?: Collation;
 }
 
 const NUMERIC_OPS = new Set(['$inc', '$mul']);
@@ -249,7 +252,7 @@ function applyOperators(base: Document, modifier: Document, spec: UpdateSpec, fo
   checkOperandTypes(base, mod);
   const copy = cloneDeep(base) as Document;
   if (Object.keys(mod).length === 0) return { doc: copy, changed: false };
-  const fields = applyUpdateOperators(copy, mod, spec.arrayFilters, usesPositional(mod) ? spec.filter : undefined, spec.variables);
+  const fields = applyUpdateOperators(copy, mod, spec.arrayFilters, usesPositional(mod) ? spec.filter : undefined, spec.variables, spec.collation);
   return { doc: copy, changed: fields.length > 0 };
 }
 
@@ -261,7 +264,7 @@ export function computeUpdate(oldDoc: Document, spec: UpdateSpec): { doc: Docume
   let next: Document;
   let changed: boolean;
   if (kind === 'pipeline') {
-    next = runPipeline([cloneDeep(oldDoc) as Document], u as Document[], spec.variables)[0];
+    next = runPipeline([cloneDeep(oldDoc) as Document], u as Document[], spec.variables, undefined, spec.collation)[0];
     // A stage that drops _id ($replaceWith, $project) keeps the original one, as in mongod.
     if (next._id === undefined) next = withIdFirst(next, oldDoc._id);
     changed = canonicalKey(next) !== canonicalKey(oldDoc);
@@ -320,7 +323,7 @@ export function computeUpsert(spec: UpdateSpec): Document {
     doc = { ...repl };
     if (!('_id' in doc) && '_id' in seed) doc._id = seed._id;
   } else if (kind === 'pipeline') {
-    doc = runPipeline([seed], u as Document[], spec.variables)[0];
+    doc = runPipeline([seed], u as Document[], spec.variables, undefined, spec.collation)[0];
   } else {
     doc = applyOperators(seed, u as Document, { ...spec, filter: {} }, true).doc;
   }

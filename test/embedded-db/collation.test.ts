@@ -132,6 +132,18 @@ describe('collation on writes', () => {
     expect(names(await c.find().toArray())).toEqual(['banana']);
   });
 
+  it('array filters, the positional $ and $pull compare by the collation too', async () => {
+    const c = fresh();
+    await c.insertOne({ _id: 1 as never, tags: ['Red', 'blue', 'RED'], items: [{ c: 'A', n: 0 }, { c: 'b', n: 0 }] });
+    await c.updateOne({ _id: 1 as never }, { $pull: { tags: 'red' } } as Document, { collation: en(2) });
+    await c.updateOne({ _id: 1 as never }, { $inc: { 'items.$[e].n': 1 } } as Document, { arrayFilters: [{ 'e.c': 'a' }], collation: en(2) });
+    await c.updateOne({ _id: 1 as never, 'items.c': 'B' }, { $set: { 'items.$.n': 5 } } as Document, { collation: en(2) });
+    expect(await c.findOne({ _id: 1 as never })).toEqual({ _id: 1, tags: ['blue'], items: [{ c: 'A', n: 1 }, { c: 'b', n: 5 }] });
+    // Without it nothing of that matches.
+    await c.updateOne({ _id: 1 as never }, { $inc: { 'items.$[e].n': 1 } } as Document, { arrayFilters: [{ 'e.c': 'a' }] });
+    expect((await c.findOne({ _id: 1 as never }))!.items).toEqual([{ c: 'A', n: 1 }, { c: 'b', n: 5 }]);
+  });
+
   it('a unique index with a collation refuses keys equal under it', async () => {
     const c = fresh();
     await c.createIndex({ email: 1 }, { unique: true, collation: en(2) });
