@@ -52,7 +52,7 @@ export async function writeRankingEntry(db: Db, packageName: string, entry: TopL
   );
 }
 
-/** The ranking recounted from the posts: ten reads of the index posts_by_package_likes. */
+/** The ranking recounted from the posts: the first ten entries of the index posts_by_package_likes. */
 export async function recountTopLikedPosts(db: Db, packageName: string): Promise<TopLikedPostEntry[]> {
   const top = await db
     .collection<{ _id: ObjectId; likeCount: number; likeSeq?: number }>('posts')
