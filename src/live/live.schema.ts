@@ -137,7 +137,11 @@ function live<T>(
 ): AsyncIterable<Payload<T>> {
   const feed = changeFeedOf(ctx.db);
   let unsubscribe = (): void => undefined;
-  const queue = new EventQueue<Payload<T>>(() => unsubscribe());
+  let ended = false;
+  const queue = new EventQueue<Payload<T>>(() => {
+    ended = true;
+    unsubscribe();
+  });
   const send = (payload: Payload<T>): void => {
     if (queue.size >= MAX_BACKLOG) return queue.end(new Error('subscriber too slow: its response is cut so it reconnects from its last event'));
     queue.push(payload);
@@ -157,6 +161,8 @@ function live<T>(
       queue.end();
     },
   });
+  // A resume replayed from the buffer runs inside subscribe(), and may already have ended the queue (a deleted post).
+  if (ended) unsubscribe();
   if (held && options.snapshot) {
     const snapshot = options.snapshot;
     void (async () => {
