@@ -144,7 +144,7 @@ export class ChangeStreams {
       default:
         return;
     }
-    if (this.wakeScheduled) return;
+    if (this.wakeScheduled || this.cursors.size === 0) return;
     // After the command that wrote it has finished: one wake-up for all the changes of a multi-document write.
     this.wakeScheduled = true;
     setImmediate(() => {
