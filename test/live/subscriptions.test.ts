@@ -155,16 +155,21 @@ describe('the live transport', () => {
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 
-  it('keeps the depth limit for subscriptions too', async () => {
-    process.env.MAX_DEPTH = '2';
-    resetEnv();
-    try {
-      const live = await subscribe(api.url, PACKAGE_ACTIVITY, { name: 'live-pkg' });
-      expect((await expectNext(live)).errors?.[0]?.message).toMatch(/depth/i);
-      live.abort();
-    } finally {
-      delete process.env.MAX_DEPTH;
+  it('keeps the depth and cost limits for subscriptions too', async () => {
+    for (const [variable, value, message] of [
+      ['MAX_DEPTH', '2', /depth/i],
+      ['MAX_COST', '5', /cost/i],
+    ] as const) {
+      process.env[variable] = value;
       resetEnv();
+      try {
+        const live = await subscribe(api.url, PACKAGE_ACTIVITY, { name: 'live-pkg' });
+        expect((await expectNext(live)).errors?.[0]?.message).toMatch(message);
+        live.abort();
+      } finally {
+        delete process.env[variable];
+        resetEnv();
+      }
     }
   });
 });
