@@ -309,6 +309,35 @@ function splitPositional(spec: Document): Document[] {
 }
 
 /**
+ * $addToSet under a collation: a value equal by it to an element already there (or to one added before it) is not
+ * added. mingo compares exactly, so the values are filtered first (plain paths; positional ones stay exact).
+ */
+function collatedAddToSet(factory: UpdateOpFactory, spec: Document, arrayFilters: Document[], opts: Options, strings: StringCompare): (obj: Document) => string[] {
+  return (obj) => {
+    const kept: Document = {};
+    for (const [path, raw] of Object.entries(spec)) {
+      if (path.includes('$')) {
+        kept[path] = raw;
+        continue;
+      }
+      const each = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && '$each' in (raw as Document);
+      const values = each ? ((raw as Document).$each as unknown[]) : [raw];
+      const current = resolve(obj, path);
+      const present: unknown[] = Array.isArray(current) ? [...current] : [];
+      const adding: unknown[] = [];
+      for (const v of values) {
+        if (present.some((x) => typeBracket(x) === typeBracket(v) && compareBson(x, v, strings) === 0)) continue;
+        present.push(v);
+        adding.push(v);
+      }
+      // Nothing new still creates a missing array, as without a collation.
+      if (adding.length || current === undefined) kept[path] = { $each: adding };
+    }
+    return Object.keys(kept).length ? factory(kept, arrayFilters, opts)(obj) : [];
+  };
+}
+
+/**
  * Applies update operators to `doc` in place with mingo's operator implementations; returns the modified paths
  * (empty when nothing changed). `condition` is only needed for the positional `$` operator.
  */
@@ -325,7 +354,10 @@ export function applyUpdateOperators(
   for (const op of Object.keys(modifier)) {
     const factory = UPDATE_OPS[op];
     if (!factory) throw new DbError(9, `Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
-    for (const part of splitPositional(modifier[op] as Document)) fns.push(factory(part, arrayFilters ?? [], opts));
+    for (const part of splitPositional(modifier[op] as Document)) {
+      if (op === '$addToSet' && collation) fns.push(collatedAddToSet(factory, part, arrayFilters ?? [], opts, collation.compare));
+      else fns.push(factory(part, arrayFilters ?? [], opts));
+    }
   }
   const fields: string[] = [];
   for (const fn of fns) for (const f of fn(doc)) fields.push(f);

@@ -132,13 +132,17 @@ describe('collation on writes', () => {
     expect(names(await c.find().toArray())).toEqual(['banana']);
   });
 
-  it('array filters, the positional $ and $pull compare by the collation too', async () => {
+  it('array filters, the positional $, $pull and $addToSet compare by the collation too', async () => {
     const c = fresh();
     await c.insertOne({ _id: 1 as never, tags: ['Red', 'blue', 'RED'], items: [{ c: 'A', n: 0 }, { c: 'b', n: 0 }] });
     await c.updateOne({ _id: 1 as never }, { $pull: { tags: 'red' } } as Document, { collation: en(2) });
     await c.updateOne({ _id: 1 as never }, { $inc: { 'items.$[e].n': 1 } } as Document, { arrayFilters: [{ 'e.c': 'a' }], collation: en(2) });
     await c.updateOne({ _id: 1 as never, 'items.c': 'B' }, { $set: { 'items.$.n': 5 } } as Document, { collation: en(2) });
     expect(await c.findOne({ _id: 1 as never })).toEqual({ _id: 1, tags: ['blue'], items: [{ c: 'A', n: 1 }, { c: 'b', n: 5 }] });
+    await c.updateOne({ _id: 1 as never }, { $addToSet: { tags: { $each: ['BLUE', 'green', 'Green'] } } } as Document, { collation: en(2) });
+    expect((await c.findOne({ _id: 1 as never }))!.tags).toEqual(['blue', 'green']);
+    await c.updateOne({ _id: 1 as never }, { $addToSet: { tags: 'BLUE' } } as Document);
+    expect((await c.findOne({ _id: 1 as never }))!.tags).toEqual(['blue', 'green', 'BLUE']);
     // Without it nothing of that matches.
     await c.updateOne({ _id: 1 as never }, { $inc: { 'items.$[e].n': 1 } } as Document, { arrayFilters: [{ 'e.c': 'a' }] });
     expect((await c.findOne({ _id: 1 as never }))!.items).toEqual([{ c: 'A', n: 1 }, { c: 'b', n: 5 }]);
