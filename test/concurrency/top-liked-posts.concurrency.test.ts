@@ -1,6 +1,6 @@
-// Parallel likes and unlikes across 14 posts of one package through two API servers (real HTTP): once they are
-// answered, package { topLikedPosts } equals the recount from the posts (the ten most-liked, in order) and verify finds
-// nothing. Run under the same race, the naive variant (read the ranking, set the entry, write it back) does not, nor
+// Parallel likes and unlikes across 14 posts of one package through two API servers (real HTTP), with and without the
+// author deleting ranked posts meanwhile: once they are answered, package { topLikedPosts } equals the recount from the
+// posts (the ten most-liked live ones, in order) and verify finds nothing. Run under the same race, the naive variant (read the ranking, set the entry, write it back) does not, nor
 // does the API's own pipeline write without the check after it.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,7 @@ import { createNodeServer } from '../../src/node-server.js';
 import { recountTopLikedPosts, sameRanking } from '../../src/posts/top-liked-posts.ops.js';
 import { verifyRegistry } from '../../src/stats/verify.ops.js';
 import { startApi, TEST_JWT_SECRET, type TestApi } from '../helpers/api.js';
-import { CREATE_PACKAGE, CREATE_POST, LIKE_POST, UNLIKE_POST } from '../helpers/documents.js';
+import { CREATE_PACKAGE, CREATE_POST, DELETE_POST, LIKE_POST, UNLIKE_POST } from '../helpers/documents.js';
 import { naiveRankedLike, uncheckedRankedLike } from './naive-ranking-ops.js';
 
 const POSTS = 14;
@@ -113,6 +113,39 @@ describe('package { topLikedPosts } under concurrent likes and unlikes', () => {
     expect(stored.topLikedPostsLikes).toBe(recounted.reduce((sum, e) => sum + e.likeCount, 0));
     const { differences } = await verifyRegistry(api.db);
     expect(differences.filter((d) => d.where === 'package hot-ranked')).toEqual([]);
+  }, 120_000);
+
+  it('equals the recount when the author deletes ranked posts while they are being liked', async () => {
+    const ids = await packageWithPosts('deleted-ranked');
+    const tokens = await Promise.all(Array.from({ length: USERS }, (_, u) => signToken(`user-${u}`, { secret: TEST_JWT_SECRET })));
+    const author = await api.token('author');
+    const [likes] = rounds();
+    // Posts 2, 7 and 12 (among the most liked) are deleted a third, half and two thirds of the way through the likes.
+    const deletions = new Map([[Math.floor(likes!.length / 3), 2], [Math.floor(likes!.length / 2), 7], [Math.floor((2 * likes!.length) / 3), 12]]);
+    const send = (index: number, query: string, variables: Record<string, unknown>, token: string) =>
+      fetch(urls[index % urls.length]!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query, variables }),
+      }).then(async (response) => Object.values(((await response.json()) as { data?: Record<string, { __typename: string }> }).data ?? {})[0]?.__typename);
+    const outcomes = new Map<string, number>();
+    await runPool(likes!, async (event, i) => {
+      const deleted = deletions.get(i);
+      const results = await Promise.all([
+        send(i, event.like ? LIKE_POST : UNLIKE_POST, { postId: ids[event.post]!.toHexString() }, tokens[event.user]!),
+        ...(deleted === undefined ? [] : [send(i + 1, DELETE_POST, { input: { postId: ids[deleted]!.toHexString(), expectedVersion: 1 } }, author)]),
+      ]);
+      for (const outcome of results) outcomes.set(String(outcome), (outcomes.get(String(outcome)) ?? 0) + 1);
+    });
+    expect(outcomes.get('DeletePostSuccess')).toBe(3);
+    // Likes of a post already deleted answer NOT_FOUND; every other one succeeds.
+    expect((outcomes.get('LikePostSuccess') ?? 0) + (outcomes.get('NotFoundError') ?? 0)).toBe(likes!.length);
+    const stored = (await api.db.collection('packages').findOne({ _id: 'deleted-ranked' as never }))!;
+    const recounted = await recountTopLikedPosts(api.db, 'deleted-ranked');
+    expect(recounted.some((e) => [2, 7, 12].some((p) => e.postId.equals(ids[p]!)))).toBe(false);
+    expect(sameRanking(stored.topLikedPosts, recounted)).toBe(true);
+    const { differences } = await verifyRegistry(api.db);
+    expect(differences.filter((d) => d.where === 'package deleted-ranked')).toEqual([]);
   }, 120_000);
 
   it('naive read-modify-write of the ranking under the same race ends different from the recount (the test can fail)', async () => {
