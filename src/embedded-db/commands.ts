@@ -6,7 +6,7 @@ import { CursorManager } from './cursors.js';
 import { currentOperation, SessionRegistry, validateCollection } from './diagnostics.js';
 import { DbError, ErrorCodes, badValue, notSupported, toDbError } from './errors.js';
 import { compareBson } from './bson-order.js';
-import { parseCollation, type Collation } from './collation.js';
+import { parseCollation, sameCollation, type Collation } from './collation.js';
 import { compileJsonSchema } from './json-schema.js';
 import { canonicalKey } from './keys.js';
 import { collationClasses, compileQuery, evaluateLet, runPipeline, sortDocuments } from './mingo.js';
@@ -982,7 +982,7 @@ function create(ctx: CommandContext, cmd: Document, db: string): Document {
       const op = Object.keys(stage ?? {})[0];
       if (op === '$out' || op === '$merge') throw new DbError(ErrorCodes.OptionNotSupportedOnView, `${op} cannot be used in a view definition`);
     }
-    ctx.store.ensureCollection(db, name, { viewOn: cmd.viewOn, pipeline });
+    ctx.store.ensureCollection(db, name, { viewOn: cmd.viewOn, pipeline, ...(collation ? { collation: collation.spec } : {}) });
     return { ok: 1 };
   }
   ctx.store.ensureCollection(db, name, validationOptions(cmd, collation ? { collation: collation.spec } : {}));
@@ -1044,8 +1044,19 @@ function onView(ctx: CommandContext, name: string, cmd: Document, db: string, co
   if (!view || typeof view.options.viewOn !== 'string') return undefined;
   if (VIEW_WRITES.has(name)) throw new DbError(ErrorCodes.CommandNotSupportedOnView, `Namespace ${db}.${target} is a view, not a collection`);
   const { source, pipeline } = resolveView(ctx, db, target);
+  // A view has its own default collation (simple unless created with one), whatever its source's; a command may
+  // only restate it, as in mongod.
+  const viewCollation = parseCollation(view.options.collation);
+  if (cmd.collation !== undefined && !sameCollation(parseCollation(cmd.collation), viewCollation)) {
+    throw new DbError(ErrorCodes.OptionNotSupportedOnView, "Cannot override a view's default collation");
+  }
   const run = (stages: Document[], batchSize?: number): Document => {
-    const reply = aggregate(ctx, { aggregate: source, pipeline: [...pipeline, ...stages], cursor: batchSize === undefined ? {} : { batchSize }, let: cmd.let }, db, conn);
+    const reply = aggregate(
+      ctx,
+      { aggregate: source, pipeline: [...pipeline, ...stages], cursor: batchSize === undefined ? {} : { batchSize }, let: cmd.let, collation: viewCollation?.spec ?? { locale: 'simple' } },
+      db,
+      conn,
+    );
     (reply.cursor as Document).ns = `${db}.${target}`;
     return reply;
   };
@@ -1088,7 +1099,7 @@ function listCollections(ctx: CommandContext, cmd: Document, db: string): Docume
     nameOnly
       ? { name: c.name, type: c.options.viewOn ? 'view' : 'collection' }
       : c.options.viewOn
-        ? { name: c.name, type: 'view', options: { viewOn: c.options.viewOn, pipeline: c.options.pipeline }, info: { readOnly: true } }
+        ? { name: c.name, type: 'view', options: { viewOn: c.options.viewOn, pipeline: c.options.pipeline, ...(c.options.collation ? { collation: c.options.collation } : {}) }, info: { readOnly: true } }
         : { name: c.name, type: 'collection', options: { ...c.options }, info: { readOnly: false, uuid: c.uuid }, idIndex: { v: 2, key: { _id: 1 }, name: '_id_' } },
   );
   const filter = asDoc(cmd.filter, 'filter');

@@ -187,6 +187,24 @@ describe('collation on writes', () => {
     expect((await c.listIndexes().toArray()).find((i) => i.name === '_id_')?.collation).toMatchObject({ locale: 'en', strength: 2 });
   });
 
+  it("a view has its own default collation (not its source's), which a command may restate but not change (167)", async () => {
+    const c = await fruit();
+    const name = `fruitview${n++}`;
+    await db.createCollection(name, { viewOn: c.collectionName, pipeline: [{ $project: { name: 1 } }], collation: en(2) });
+    const view = db.collection(name);
+    expect(await view.countDocuments({ name: 'APPLE' })).toBe(3);
+    expect(await view.find({ name: 'APPLE' }, { collation: en(2) }).toArray()).toHaveLength(3);
+    expect((await serverError(view.find({}, { collation: { locale: 'fr' } }).toArray())).code).toBe(167);
+    const [info] = await db.listCollections({ name }).toArray();
+    expect((info as Document).options.collation).toMatchObject({ locale: 'en', strength: 2 });
+    const base = `viewbase${n++}`;
+    await db.createCollection(base, { collation: en(2) });
+    await db.collection(base).insertOne({ s: 'Hello' });
+    await db.createCollection(`${base}_v`, { viewOn: base, pipeline: [] });
+    expect(await db.collection(base).countDocuments({ s: 'hello' })).toBe(1);
+    expect(await db.collection(`${base}_v`).countDocuments({ s: 'hello' })).toBe(0);
+  });
+
   it('an invalid locale is BadValue (2); unknown fields, a bad strength or a missing locale fail', async () => {
     const c = await fruit();
     expect((await serverError(c.find({}, { collation: { locale: 'x_invalid' } }).toArray())).code).toBe(2);
