@@ -3,6 +3,7 @@ import { BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp, type Docume
 import { cloneDeep, setValue } from 'mingo/util';
 import type { Collation } from './collation.js';
 import { DbError, badValue } from './errors.js';
+import { compareBson } from './bson-order.js';
 import { canonicalKey, getPath } from './keys.js';
 import { applyUpdateOperators, isUpdateOperator, runPipeline } from './mingo.js';
 import { MAX_BSON_SIZE } from './wire.js';
@@ -238,6 +239,29 @@ function currentDateValues(spec: Document): Document {
   return out;
 }
 
+/**
+ * $min / $max on plain paths decided here by mongod's BSON order (across types, under the command's collation) and
+ * turned into $set entries; mingo's own comparison is neither. Positional paths stay with mingo.
+ */
+function minMaxAsSet(base: Document, mod: Document, op: '$min' | '$max', collation: Collation | undefined): Document {
+  const { [op]: spec, ...rest } = mod;
+  const keep: Document = {};
+  const set: Document = {};
+  for (const [path, value] of Object.entries(spec as Document)) {
+    if (path.includes('$')) {
+      keep[path] = value;
+      continue;
+    }
+    const current = getPath(base, path);
+    const c = current === undefined ? (op === '$max' ? 1 : -1) : compareBson(value, current, collation?.compare);
+    if (op === '$max' ? c > 0 : c < 0) set[path] = value;
+  }
+  const out: Document = { ...rest };
+  if (Object.keys(keep).length) out[op] = keep;
+  if (Object.keys(set).length) out.$set = { ...((rest.$set as Document) ?? {}), ...set };
+  return out;
+}
+
 /** Applies operators with mingo to a private copy; returns the copy and whether anything changed. */
 function applyOperators(base: Document, modifier: Document, spec: UpdateSpec, forInsert: boolean): { doc: Document; changed: boolean } {
   let mod = modifier;
@@ -248,6 +272,9 @@ function applyOperators(base: Document, modifier: Document, spec: UpdateSpec, fo
   if ('$currentDate' in mod) {
     const { $currentDate, ...rest } = mod;
     mod = { ...rest, $set: { ...((rest.$set as Document) ?? {}), ...currentDateValues($currentDate as Document) } };
+  }
+  for (const op of ['$min', '$max'] as const) {
+    if (op in mod) mod = minMaxAsSet(base, mod, op, spec.collation);
   }
   checkOperandTypes(base, mod);
   const copy = cloneDeep(base) as Document;

@@ -132,7 +132,7 @@ describe('collation on writes', () => {
     expect(names(await c.find().toArray())).toEqual(['banana']);
   });
 
-  it('array filters, the positional $, $pull and $addToSet compare by the collation too', async () => {
+  it('array filters, the positional $, $pull, $addToSet and $max compare by the collation too', async () => {
     const c = fresh();
     await c.insertOne({ _id: 1 as never, tags: ['Red', 'blue', 'RED'], items: [{ c: 'A', n: 0 }, { c: 'b', n: 0 }] });
     await c.updateOne({ _id: 1 as never }, { $pull: { tags: 'red' } } as Document, { collation: en(2) });
@@ -141,6 +141,7 @@ describe('collation on writes', () => {
     expect(await c.findOne({ _id: 1 as never })).toEqual({ _id: 1, tags: ['blue'], items: [{ c: 'A', n: 1 }, { c: 'b', n: 5 }] });
     await c.updateOne({ _id: 1 as never }, { $addToSet: { tags: { $each: ['BLUE', 'green', 'Green'] } } } as Document, { collation: en(2) });
     expect((await c.findOne({ _id: 1 as never }))!.tags).toEqual(['blue', 'green']);
+    expect((await c.updateOne({ _id: 1 as never }, { $max: { 'items.0.c': 'a' } } as Document, { collation: en(2) })).modifiedCount).toBe(0);
     await c.updateOne({ _id: 1 as never }, { $addToSet: { tags: 'BLUE' } } as Document);
     expect((await c.findOne({ _id: 1 as never }))!.tags).toEqual(['blue', 'green', 'BLUE']);
     // Without it nothing of that matches.

@@ -80,6 +80,14 @@ describe('update operators', () => {
     expect(err.code).toBe(40);
   });
 
+  it('$min and $max compare in BSON order across types, and set a missing field', async () => {
+    const c = fresh();
+    await c.insertOne({ _id: 5 as never, n: 5, d: new Date(1000), s: 'b' });
+    await c.updateOne({ _id: 5 as never }, { $max: { n: 'a', fresh: 1 }, $min: { d: 7, s: 'B' } } as Document);
+    expect(await c.findOne({ _id: 5 as never })).toEqual({ _id: 5, n: 'a', d: 7, s: 'B', fresh: 1 });
+    expect((await c.updateOne({ _id: 5 as never }, { $max: { n: 9 }, $min: { s: 'b' } } as Document)).modifiedCount).toBe(0);
+  });
+
   it('counts only real modifications', async () => {
     const c = fresh();
     await c.insertMany([{ g: 1, v: 1 }, { g: 1, v: 2 }, { g: 1, v: 1 }]);
