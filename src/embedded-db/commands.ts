@@ -253,25 +253,26 @@ function checkValidator(coll: Collection, doc: Document, before: Document | unde
   if (!validator || bypass) return;
   const level = coll.options.validationLevel ?? 'strict';
   if (level === 'off') return;
-  const query = compileQuery(validator);
+  // The validator compares strings by the collection's default collation, as mongod's does.
+  const query = compileQuery(validator, undefined, coll.collation);
   if (query.test(doc)) return;
   if (level === 'moderate' && before && !query.test(before)) return;
   if (coll.options.validationAction === 'warn') return;
-  throw new DbError(121, 'Document failed validation', { errInfo: { failingDocumentId: doc._id, details: validationDetails(validator, doc) } });
+  throw new DbError(121, 'Document failed validation', { errInfo: { failingDocumentId: doc._id, details: validationDetails(validator, doc, coll.collation) } });
 }
 
 /**
  * mongod's errInfo.details: a $jsonSchema clause says which rules failed; query clauses are only named (mongod
  * details each operator, this server does not).
  */
-function validationDetails(validator: Document, doc: Document): Document {
+function validationDetails(validator: Document, doc: Document, collation: Collation | undefined): Document {
   const clauses = Object.entries(validator).map(([k, v]) => ({ k, v }));
   const explain = ({ k, v }: { k: string; v: unknown }): Document | undefined => {
     if (k === '$jsonSchema') {
       const schema = compileJsonSchema(v);
       return schema.test(doc) ? undefined : schema.explain(doc);
     }
-    return compileQuery({ [k]: v }).test(doc) ? undefined : { operatorName: k.startsWith('$') ? k : '$eq', specifiedAs: { [k]: v } };
+    return compileQuery({ [k]: v }, undefined, collation).test(doc) ? undefined : { operatorName: k.startsWith('$') ? k : '$eq', specifiedAs: { [k]: v } };
   };
   if (clauses.length === 1) return explain(clauses[0]) ?? { operatorName: '$and', clausesNotSatisfied: [] };
   const failed = clauses.flatMap((c, index) => {

@@ -188,6 +188,15 @@ describe('collation on writes', () => {
     expect((await c.listIndexes().toArray()).find((i) => i.name === '_id_')?.collation).toMatchObject({ locale: 'en', strength: 2 });
   });
 
+  it("a validator compares by the collection's default collation", async () => {
+    const name = `validated${n++}`;
+    await db.createCollection(name, { collation: en(2), validator: { status: { $in: ['OPEN', 'CLOSED'] } } });
+    const c = db.collection(name);
+    await c.insertOne({ status: 'open' });
+    expect((await serverError(c.insertOne({ status: 'pending' }))).code).toBe(121);
+    expect(await c.countDocuments()).toBe(1);
+  });
+
   it("a view has its own default collation (not its source's), which a command may restate but not change (167)", async () => {
     const c = await fruit();
     const name = `fruitview${n++}`;
