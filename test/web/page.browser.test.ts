@@ -82,6 +82,7 @@ describe.skipIf(!hasChromium)('the web page in Chromium', () => {
     const { page, cspViolations, responses } = await openPage(null);
     const item = page.locator('#packages li', { hasText: 'atomic-counter' });
     await expect.poll(() => item.textContent()).toContain('v1.2.0 · 3 downloads');
+    await expect.poll(() => page.locator('#trending').textContent()).toBe('Trending this week: atomic-counter (3)');
     const answer = responses.find((response) => response.url().includes('operationName=WebPackages'))!;
     expect(answer.request().method()).toBe('GET');
     expect(answer.request().url()).not.toContain('query=');

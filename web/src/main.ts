@@ -1,6 +1,13 @@
 // The page: packages with their latest release and downloads, a package's posts with live like and view counts
 // (postCounters over SSE), and a like button. Plain DOM (textContent only, never HTML from data).
-import { WebLikePostDocument, WebPackagePostsDocument, WebPackagesDocument, WebPostCountersDocument, WebViewerLikesDocument } from '../../schema/operations/graphql';
+import {
+  WebLikePostDocument,
+  WebPackagePostsDocument,
+  WebPackagesDocument,
+  WebPostCountersDocument,
+  WebTrendingDocument,
+  WebViewerLikesDocument,
+} from '../../schema/operations/graphql';
 import { getToken, live, mutate, query, setToken } from './client';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -33,6 +40,12 @@ async function showPackages(): Promise<void> {
       ),
     ),
   );
+}
+
+async function showTrending(): Promise<void> {
+  const { data } = await query(WebTrendingDocument, { first: 5 });
+  const names = data?.trendingPackages.map((row) => `${row.package.name} (${row.downloads})`) ?? [];
+  $('trending').textContent = names.length ? `Trending this week: ${names.join(', ')}` : '';
 }
 
 const counters = new Map<string, { likes: HTMLElement; views: HTMLElement; button: HTMLButtonElement }>();
@@ -109,3 +122,4 @@ $('sign-in').addEventListener('submit', (event) => {
 $('who').textContent = getToken() ? 'signed in' : 'anonymous';
 
 void showPackages();
+void showTrending();
