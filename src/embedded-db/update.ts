@@ -276,6 +276,12 @@ function applyOperators(base: Document, modifier: Document, spec: UpdateSpec, fo
   for (const op of ['$min', '$max'] as const) {
     if (op in mod) mod = minMaxAsSet(base, mod, op, spec.collation);
   }
+  if ('$pullAll' in mod && spec.collation) {
+    // Under a collation $pullAll is $pull with $in, whose comparison follows it (mingo's $pullAll compares exactly).
+    const { $pullAll, ...rest } = mod;
+    const asPull = Object.fromEntries(Object.entries($pullAll as Document).map(([path, values]) => [path, { $in: values }]));
+    mod = { ...rest, $pull: { ...((rest.$pull as Document) ?? {}), ...asPull } };
+  }
   checkOperandTypes(base, mod);
   const copy = cloneDeep(base) as Document;
   if (Object.keys(mod).length === 0) return { doc: copy, changed: false };

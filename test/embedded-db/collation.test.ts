@@ -132,7 +132,7 @@ describe('collation on writes', () => {
     expect(names(await c.find().toArray())).toEqual(['banana']);
   });
 
-  it('array filters, the positional $, $pull, $addToSet and $max compare by the collation too', async () => {
+  it('array filters, the positional $, $pull, $addToSet, $pullAll and $max compare by the collation too', async () => {
     const c = fresh();
     await c.insertOne({ _id: 1 as never, tags: ['Red', 'blue', 'RED'], items: [{ c: 'A', n: 0 }, { c: 'b', n: 0 }] });
     await c.updateOne({ _id: 1 as never }, { $pull: { tags: 'red' } } as Document, { collation: en(2) });
@@ -144,6 +144,10 @@ describe('collation on writes', () => {
     expect((await c.updateOne({ _id: 1 as never }, { $max: { 'items.0.c': 'a' } } as Document, { collation: en(2) })).modifiedCount).toBe(0);
     await c.updateOne({ _id: 1 as never }, { $addToSet: { tags: 'BLUE' } } as Document);
     expect((await c.findOne({ _id: 1 as never }))!.tags).toEqual(['blue', 'green', 'BLUE']);
+    await c.updateOne({ _id: 1 as never }, { $pullAll: { tags: ['GREEN'] } } as Document);
+    expect((await c.findOne({ _id: 1 as never }))!.tags).toEqual(['blue', 'green', 'BLUE']);
+    await c.updateOne({ _id: 1 as never }, { $pullAll: { tags: ['GREEN', 'Blue'] } } as Document, { collation: en(2) });
+    expect((await c.findOne({ _id: 1 as never }))!.tags).toEqual([]);
     // Without it nothing of that matches.
     await c.updateOne({ _id: 1 as never }, { $inc: { 'items.$[e].n': 1 } } as Document, { arrayFilters: [{ 'e.c': 'a' }] });
     expect((await c.findOne({ _id: 1 as never }))!.items).toEqual([{ c: 'A', n: 1 }, { c: 'b', n: 5 }]);
