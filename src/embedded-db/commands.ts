@@ -724,7 +724,7 @@ function aggregate(ctx: CommandContext, cmd: Document, db: string, conn?: Connec
     const docs = rest.length ? runPipeline(input, rest, variables, { processingMode: 1 }) : input;
     return ctx.cursors.open(`${db}.${target}`, docs, asNumber((cmd.cursor as Document).batchSize));
   }
-  let collation = typeof cmd.collation === 'object' && cmd.collation !== null ? parseCollation(cmd.collation) : undefined;
+  let collation = collationOf(cmd.collation, undefined);
   if (typeof target === 'string') {
     name = target;
     const coll = ctx.store.getCollection(db, target);
