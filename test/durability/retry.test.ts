@@ -11,9 +11,19 @@ import { encodeOpMsg } from '../../src/embedded-db/wire.js';
 import { startDbProcess, type DbProcess } from './db-process.js';
 
 const dirs: string[] = [];
+/** Every database process started, so a failing assertion does not leave one running. */
+const started: DbProcess[] = [];
 afterAll(async () => {
+  for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all(started.map((p) => p.exited));
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
+
+async function start(dir: string): Promise<DbProcess> {
+  const p = await startDbProcess(dir);
+  started.push(p);
+  return p;
+}
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'embedded-db-retry-'));
@@ -70,7 +80,7 @@ describe('retryable writes survive a crash (scripts/db.ts with --data-dir)', () 
       { update: 'c', updates: [{ q: { _id: 'k' }, u: { $inc: { n: 1 } } }], lsid, txnNumber: Long.fromNumber(2), $db: 'retry' },
       { findAndModify: 'c', query: { _id: 'k' }, update: { $inc: { n: 10 } }, new: true, lsid, txnNumber: Long.fromNumber(3), $db: 'retry' },
     ];
-    let db = await startDbProcess(dir);
+    let db = await start(dir);
     const first: Document[] = [];
     for (const cmd of cmds) first.push(await raw(db, cmd));
     expect(first.map((r) => r.ok)).toEqual([1, 1, 1]);
@@ -78,13 +88,13 @@ describe('retryable writes survive a crash (scripts/db.ts with --data-dir)', () 
     expect(first[2].value).toEqual({ _id: 'k', n: 11 });
     await kill9(db);
 
-    db = await startDbProcess(dir);
+    db = await start(dir);
     for (let i = 0; i < cmds.length; i++) expect(await raw(db, cmds[i])).toEqual(first[i]);
     expect(await counter(db)).toEqual([{ _id: 'k', n: 11 }]);
     // A clean stop folds everything into the snapshot: the replies must be in it too.
     await stop(db);
 
-    db = await startDbProcess(dir);
+    db = await start(dir);
     for (let i = 0; i < cmds.length; i++) expect(await raw(db, cmds[i])).toEqual(first[i]);
     expect(await counter(db)).toEqual([{ _id: 'k', n: 11 }]);
     // A new txnNumber is a new write.
@@ -97,7 +107,7 @@ describe('retryable writes survive a crash (scripts/db.ts with --data-dir)', () 
   it('a write whose reply record did not reach the disk is rolled back on recovery, so its retry applies it once', async () => {
     const dir = await tempDir();
     const lsid = { id: new UUID() };
-    let db = await startDbProcess(dir);
+    let db = await start(dir);
     const client = new MongoClient(db.uri);
     await client.db('retry').collection('c').insertOne({ _id: 'k' as never, n: 0 });
     await client.close();
@@ -114,7 +124,7 @@ describe('retryable writes survive a crash (scripts/db.ts with --data-dir)', () 
     expect(frames.at(-2)!.docs[0]).toMatchObject({ op: 'u', r: 1 });
     await truncate(file, last.offset);
 
-    db = await startDbProcess(dir);
+    db = await start(dir);
     expect(await counter(db)).toEqual([{ _id: 'k', n: 0 }]);
     const retried = await raw(db, cmd);
     expect(retried).toMatchObject({ ok: 1, n: 1, nModified: 1 });
