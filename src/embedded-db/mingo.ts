@@ -12,12 +12,12 @@ import * as windowOps from 'mingo/operators/window';
 import { Query } from 'mingo/query';
 import type { Options } from 'mingo/types';
 import { Lazy } from 'mingo/lazy';
-import { flatten, resolve } from 'mingo/util';
+import { flatten, resolve, setValue } from 'mingo/util';
 import { compareBson, equalsBson, sortKey, typeBracket } from './bson-order.js';
 import type { Collation, StringCompare } from './collation.js';
 import { DbError } from './errors.js';
 import { compileJsonSchema } from './json-schema.js';
-import { pathValues } from './keys.js';
+import { canonicalKey, pathValues } from './keys.js';
 
 /** The string comparison of the collation a query or pipeline was compiled with (undefined: simple, binary). */
 function stringsOf(options: unknown): StringCompare | undefined {
@@ -160,6 +160,43 @@ const groupStage = (coll: { transform(f: (docs: Document[]) => unknown): unknown
   });
 };
 
+/**
+ * $lookup with localField/foreignField, joined by MongoDB equality: a local value (or any element of an array) joins
+ * the foreign documents whose field (or any element) equals it — across numeric types, by the aggregation's
+ * collation for strings — and null or missing joins null and missing; foreign documents come in natural order.
+ * mingo joins by exact value and answers `[null]` for an array with no match, so this form is done here (a hash
+ * join on each value's class); the pipeline form stays with mingo, its $match being collation-aware already.
+ */
+const lookupStage = (coll: { transform(f: (docs: Document[]) => unknown): unknown }, expr: Document, options: Options) => {
+  if (typeof expr.localField !== 'string' || typeof expr.foreignField !== 'string' || expr.pipeline !== undefined) {
+    return (pipelineOps.$lookup as unknown as (c: unknown, e: Document, o: Options) => unknown)(coll, expr, options);
+  }
+  const strings = stringsOf(options);
+  const resolver = (options as { collectionResolver?: (name: string) => Document[] }).collectionResolver;
+  const foreign = typeof expr.from === 'string' ? (resolver?.(expr.from) ?? []) : [];
+  const classOf = strings ? collationClasses(strings) : (v: unknown) => v;
+  const keyOf = (v: unknown): string => canonicalKey(classOf(v === undefined ? null : v));
+  const byKey = new Map<string, number[]>();
+  foreign.forEach((f, i) => {
+    for (const key of new Set(pathValues(f, expr.foreignField as string).map(keyOf))) {
+      const list = byKey.get(key);
+      if (list) list.push(i);
+      else byKey.set(key, [i]);
+    }
+  });
+  return coll.transform((docs) =>
+    Lazy(
+      docs.map((doc) => {
+        const hits = new Set<number>();
+        for (const v of pathValues(doc, expr.localField as string)) for (const i of byKey.get(keyOf(v)) ?? []) hits.add(i);
+        const out = { ...doc };
+        setValue(out, expr.as as string, Array.from(hits).sort((a, b) => a - b).map((i) => foreign[i]));
+        return out;
+      }),
+    ),
+  );
+};
+
 /** Sorts documents like mongod: BSON order, and for an array the smallest (ascending) or largest (descending) element. */
 export function sortDocuments<T extends Document>(docs: T[], spec: Document, strings?: StringCompare): T[] {
   if (Object.keys(spec).length === 1 && '$natural' in spec) return Number(spec.$natural) === -1 ? docs.slice().reverse() : docs;
@@ -198,7 +235,7 @@ const FULL_CONTEXT = Context.init({
     $lt: comparisonExpression((c) => c < 0),
     $lte: comparisonExpression((c) => c <= 0),
   },
-  pipeline: { ...pipelineOps, $sort: sortStage, $group: groupStage },
+  pipeline: { ...pipelineOps, $sort: sortStage, $group: groupStage, $lookup: lookupStage },
   projection: projectionOps,
   query: { ...queryOps, ...COMPARISON_QUERY_OPS },
   window: windowOps,

@@ -80,6 +80,13 @@ describe('collation on reads', () => {
     expect(names(sorted)).toEqual(['apple', 'Apple', 'APPLE', 'Äpple', 'banana']);
     // Without a collation $group is exact.
     expect(await c.aggregate([{ $group: { _id: '$name' } }]).toArray()).toHaveLength(5);
+    // $lookup joins by the aggregation's collation.
+    const orders = fresh();
+    await orders.insertMany([{ _id: 1 as never, item: 'APPLE' }, { _id: 2 as never, item: ['BANANA', 'kiwi'] }, { _id: 3 as never }]);
+    const lookup = [{ $lookup: { from: c.collectionName, localField: 'item', foreignField: 'name', as: 'found' } }, { $sort: { _id: 1 } }];
+    const joined = await orders.aggregate(lookup, { collation: en(2) }).toArray();
+    expect(joined.map((o) => (o.found as Document[]).length)).toEqual([3, 1, 0]);
+    expect((await orders.aggregate(lookup).toArray()).map((o) => (o.found as Document[]).length)).toEqual([1, 0, 0]);
   });
 });
 
