@@ -3,7 +3,7 @@
 // soak or drive a browser, and runs only in `npm run test:all` (what CI runs).
 import { defineConfig } from 'vitest/config';
 
-/** Suites of `npm run test:all` only: each takes 4-70 s on the 2-core machine, together more than the rest. */
+/** Suites of `npm run test:all` only: each takes 3-70 s on the 2-core machine, together more than the rest. */
 export const LONG_SUITES = [
   'test/security/fuzz.test.ts', // thousands of generated calls per mutation
   'test/idempotency/*.faults.test.ts', // retrying clients through the wire-fault proxy
@@ -12,7 +12,9 @@ export const LONG_SUITES = [
   'test/credits/sponsor-crash.test.ts',
   'test/credits/payouts.test.ts', // senders killed -9 through lost provider replies
   'test/durability/kill.test.ts', // kill -9 of the database process
-  'test/live/**/*.test.ts', // subscribers forced to reconnect across instances (soak)
+  'test/durability/retry.test.ts', // retryable writes across kill -9 and restart of the database process
+  'test/live/reconnect.test.ts', // a subscriber cut off 10 times under 1,000 likes through 4 API processes (soak)
+  'test/live/artifact.test.ts', // the built function streaming until its maxDuration
   'test/web/**/*.browser.test.ts', // Chromium
 ];
 

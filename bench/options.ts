@@ -70,7 +70,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     outDir: values.out ?? 'bench/results',
     skipColdStart: values['no-cold-start'],
     peers: !values['no-peers'],
-    peerRounds: values.quick ? 2 : 5,
-    peerRequests: values.quick ? 500 : 2_000,
+    // Many short rounds rather than few long ones: the median of per-round ratios then rides out bursts of other work.
+    peerRounds: values.quick ? 2 : 8,
+    peerRequests: values.quick ? 500 : 600,
   };
 }

@@ -140,7 +140,8 @@ function message<T extends PeerMessage['type']>(child: ChildProcess, type: T): P
 
 async function startPeer(file: string, kind: PeerServer, id: string, env: NodeJS.ProcessEnv): Promise<Peer> {
   // Logs (the project's request log at info, as deployed) go to /dev/null: written, never read.
-  const child = fork(file, [], { env: { ...env, PEER_SERVER: kind }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  // execArgv: [] so a bundle runs on plain Node, without the tsx loader this script may be run with.
+  const child = fork(file, [], { env: { ...env, PEER_SERVER: kind }, execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {
     const { url } = await message(child, 'ready');
@@ -415,7 +416,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   // The embedded database in a process of its own, as in `npm run bench`: it must not share the load generator's loop.
   const dbFile = join(await mkdtemp(join(tmpdir(), 'registry-peers-')), 'db-process.mjs');
   await bundleForNode(fileURLToPath(new URL('../db-process.ts', import.meta.url)), dbFile, { minify: false });
-  const dbChild = fork(dbFile, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const dbChild = fork(dbFile, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const dbUri = await new Promise<string>((resolve, reject) => {
     dbChild.once('message', (m: { uri: string }) => resolve(m.uri));
     dbChild.once('exit', (code) => reject(new Error(`the database process exited (${code})`)));
