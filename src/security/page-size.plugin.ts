@@ -76,14 +76,21 @@ function InlinePageSizeRule(context: ValidationContext): ASTVisitor {
   };
 }
 
+function checkVariables({ args, setResultAndStopExecution }: {
+  args: { schema: GraphQLSchema; document: DocumentNode; variableValues?: unknown };
+  setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
+}): void {
+  const problem = findOversizedPage(args.schema, args.document, (args.variableValues as Record<string, unknown> | undefined) ?? {});
+  if (problem) setResultAndStopExecution({ errors: [problem] });
+}
+
 export function usePageSizeLimit(): Plugin {
   return {
     onValidate({ addValidationRule }) {
       addValidationRule(InlinePageSizeRule);
     },
-    onExecute({ args, setResultAndStopExecution }) {
-      const problem = findOversizedPage(args.schema, args.document, (args.variableValues as Record<string, unknown> | undefined) ?? {});
-      if (problem) setResultAndStopExecution({ errors: [problem] });
-    },
+    onExecute: checkVariables,
+    // A subscription never executes: its selection could hold a connection field all the same.
+    onSubscribe: checkVariables,
   };
 }

@@ -1,6 +1,6 @@
 // One structured log line per request: request id, operation, user id, outcome (success, an error code, or
 // unexpected), HTTP status and duration. Never the token, the variables or the body.
-import { getOperationAST, type GraphQLError } from 'graphql';
+import { type DocumentNode, getOperationAST, type GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../context.js';
 import { logger } from '../logger.js';
@@ -29,6 +29,18 @@ function noteErrors(record: RequestRecord, errors: readonly GraphQLError[] | und
   }
 }
 
+function noteOperation({ args }: { args: { contextValue: unknown; document: DocumentNode; operationName?: string | null } }): void {
+  const context = args.contextValue as Context & { request: Request };
+  const record = records.get(context.request);
+  if (!record) return;
+  const operation = getOperationAST(args.document, args.operationName);
+  record.operation = operation?.name?.value ?? args.operationName ?? null;
+  record.operationType = operation?.operation ?? null;
+  record.userId = context.viewer?.id ?? null;
+  // The typed-error-log Pothos plugin pushes into this list while the operation executes.
+  record.resultCodes = context.typedErrorCodes;
+}
+
 export function useRequestLog(): Plugin {
   return {
     onRequest({ request }) {
@@ -42,17 +54,9 @@ export function useRequestLog(): Plugin {
         unexpected: false,
       });
     },
-    onExecute({ args }) {
-      const context = args.contextValue as unknown as Context & { request: Request };
-      const record = records.get(context.request);
-      if (!record) return;
-      const operation = getOperationAST(args.document, args.operationName);
-      record.operation = operation?.name?.value ?? args.operationName ?? null;
-      record.operationType = operation?.operation ?? null;
-      record.userId = context.viewer?.id ?? null;
-      // The typed-error-log Pothos plugin pushes into this list while the operation executes.
-      record.resultCodes = context.typedErrorCodes;
-    },
+    onExecute: noteOperation,
+    // A subscription (SSE) never executes; its log line names its operation and user all the same.
+    onSubscribe: noteOperation,
     onResultProcess({ request, result }) {
       const record = records.get(request);
       if (!record) return;

@@ -155,6 +155,16 @@ describe('the live transport', () => {
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 
+  it('refuses a page size over the limit passed as a variable, as queries do', async () => {
+    const sponsors = `subscription ($name: String!, $n: Int) { packageActivity(name: $name) {
+      ... on PostCreated { post { package { sponsors(first: $n) { pageInfo { hasNextPage } } } } } } }`;
+    const live = await subscribe(api.url, sponsors, { name: 'live-pkg', n: 101 });
+    const message = await expectNext(live);
+    expect(message.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(message.errors?.[0]?.message).toMatch(/"first" must be between 0 and 100/);
+    live.abort();
+  });
+
   it('keeps the depth and cost limits for subscriptions too', async () => {
     for (const [variable, value, message] of [
       ['MAX_DEPTH', '2', /depth/i],

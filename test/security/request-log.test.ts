@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { logger } from '../../src/logger.js';
 import { startApi, type TestApi } from '../helpers/api.js';
 import { CREATE_PACKAGE, PUBLISH_RELEASE } from '../helpers/documents.js';
+import { subscribe } from '../live/sse-client.js';
 import { postJson, rawRequest, withEnv } from './helpers.js';
 
 let api: TestApi;
@@ -67,4 +68,15 @@ it('logs requests refused before execution with their code or status', async () 
   } finally {
     restore();
   }
+});
+
+it('names a subscription and its user, which never reach the execute hook', async () => {
+  const alice = await api.token('alice');
+  capture();
+  const live = await subscribe(api.url, 'subscription Watch($postId: ID!) { postCounters(postId: $postId) { postId } }', { postId: 'not-an-id' }, {
+    headers: { authorization: `Bearer ${alice}` },
+  });
+  expect((await live.next())?.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  live.abort();
+  expect(lines).toEqual([expect.objectContaining({ operation: 'Watch', operationType: 'subscription', userId: 'alice', status: 200 })]);
 });
