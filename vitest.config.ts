@@ -30,8 +30,13 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
     projects: [
-      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: LONG_SUITES } },
-      { extends: true, test: { name: 'long', include: LONG_SUITES } },
+      // Three workers on two cores: these suites wait on sockets and child processes as much as they compute. Files
+      // share a worker's module graph (no re-import per file, a third of the time): each suite starts its own API on
+      // its own database and restores what it changes in process.env.
+      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: LONG_SUITES, isolate: false, maxWorkers: 3 } },
+      // One file at a time: each of these starts several processes and kills some, and a timing-sensitive soak must
+      // not share the two cores with another.
+      { extends: true, test: { name: 'long', include: LONG_SUITES, fileParallelism: false } },
     ],
   },
 });
