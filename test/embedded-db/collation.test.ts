@@ -1,6 +1,7 @@
 // Collations as mongod applies them: strength 1 ignores case and accents, 2 ignores case, 3 (default) neither; 'simple' is binary.
 import { MongoClient, type CollationOptions, type Collection, type Db, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planStages } from '../helpers/explain-plan.js';
 import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
 
 let client: MongoClient;
@@ -90,29 +91,13 @@ describe('collation on reads', () => {
   });
 });
 
-/** Every stage name in a winning plan (classic or slot-based layouts). */
-function stages(plan: unknown): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v as Document)) {
-        if (k === 'stage' && typeof x === 'string') out.push(x);
-        else walk(x);
-      }
-    }
-  };
-  walk(plan);
-  return out;
-}
-
 describe('collation and indexes', () => {
   const field = (docs: Document[]): string[] => docs.map((d) => d.a as string);
   it('an index serves a query only under its own collation (mongod: IXSCAN when they match, COLLSCAN otherwise)', async () => {
     const c = fresh();
     await c.insertMany(['foo', 'FOO', 'bar', 'Foo', 'baz'].map((a, i) => ({ _id: i as never, a })));
     await c.createIndex({ a: 1 }, { collation: en(2) });
-    const plan = async (collation?: CollationOptions) => stages((await c.find({ a: 'FOO' }, collation ? { collation } : {}).explain('queryPlanner')).queryPlanner.winningPlan);
+    const plan = async (collation?: CollationOptions) => planStages((await c.find({ a: 'FOO' }, collation ? { collation } : {}).explain('queryPlanner')).queryPlanner.winningPlan);
     expect(await plan(en(2))).toContain('IXSCAN');
     expect(await plan()).toContain('COLLSCAN');
     expect(await plan({ locale: 'fr' })).toContain('COLLSCAN');

@@ -1,6 +1,7 @@
 // Index use as explain reports it: IXSCAN for equality, range, prefix, $in, multikey, partial, sparse and sort; COLLSCAN otherwise; hints honoured or refused.
 import { MongoClient, type Collection, type Db, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planIndexNames, planStages } from '../helpers/explain-plan.js';
 import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
 
 let client: MongoClient;
@@ -37,37 +38,6 @@ afterAll(async () => {
   await client?.close();
 });
 
-/** Every stage name in a winning plan (classic or slot-based layouts). */
-function stages(plan: unknown): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v as Document)) {
-        if (k === 'stage' && typeof x === 'string') out.push(x);
-        else walk(x);
-      }
-    }
-  };
-  walk(plan);
-  return out;
-}
-
-function indexNames(plan: unknown): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v as Document)) {
-        if (k === 'indexName' && typeof x === 'string') out.push(x);
-        else walk(x);
-      }
-    }
-  };
-  walk(plan);
-  return out;
-}
-
 async function explainFind(filter: Document, options: { sort?: Document; limit?: number; hint?: Document | string } = {}): Promise<Document> {
   let cursor = c.find(filter);
   if (options.sort) cursor = cursor.sort(options.sort);
@@ -76,8 +46,8 @@ async function explainFind(filter: Document, options: { sort?: Document; limit?:
   return cursor.explain('executionStats');
 }
 
-const usesIndex = (e: Document, name: string): boolean => stages(e.queryPlanner.winningPlan).some((s) => s.includes('IXSCAN')) && indexNames(e.queryPlanner.winningPlan).includes(name);
-const isCollScan = (e: Document): boolean => stages(e.queryPlanner.winningPlan).includes('COLLSCAN');
+const usesIndex = (e: Document, name: string): boolean => planStages(e.queryPlanner.winningPlan).some((s) => s.includes('IXSCAN')) && planIndexNames(e.queryPlanner.winningPlan).includes(name);
+const isCollScan = (e: Document): boolean => planStages(e.queryPlanner.winningPlan).includes('COLLSCAN');
 
 describe('query planner', () => {
   it('equality on an indexed field is an index scan that examines only the matching documents', async () => {
@@ -123,19 +93,19 @@ describe('query planner', () => {
   it('a sparse index serves equality but not a null query; a partial index only queries inside its filter', async () => {
     expect(usesIndex(await explainFind({ s: 30 }), 's_1')).toBe(true);
     const nulls = await explainFind({ s: null });
-    expect(indexNames(nulls.queryPlanner.winningPlan)).not.toContain('s_1');
+    expect(planIndexNames(nulls.queryPlanner.winningPlan)).not.toContain('s_1');
     expect(nulls.executionStats.nReturned).toBe(N - N / 10);
 
     expect(usesIndex(await explainFind({ p: 170 }), 'p_1')).toBe(true);
     const outside = await explainFind({ p: 20 });
-    expect(indexNames(outside.queryPlanner.winningPlan)).not.toContain('p_1');
+    expect(planIndexNames(outside.queryPlanner.winningPlan)).not.toContain('p_1');
     expect(outside.executionStats.nReturned).toBe(1);
   });
 
   it('a sort on an indexed field with a limit reads only that many documents, in order, without a SORT stage', async () => {
     const e = await explainFind({}, { sort: { b: 1 }, limit: 5 });
     expect(usesIndex(e, 'b_-1')).toBe(true);
-    expect(stages(e.queryPlanner.winningPlan)).not.toContain('SORT');
+    expect(planStages(e.queryPlanner.winningPlan)).not.toContain('SORT');
     expect(e.executionStats.totalDocsExamined).toBe(5);
     expect((await c.find({}, { projection: { b: 1 } }).sort({ b: -1 }).limit(3).toArray()).map((d) => d.b)).toEqual([199, 198, 197]);
   });
