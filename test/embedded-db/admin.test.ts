@@ -1,21 +1,8 @@
 // Collection/database commands and command-level errors (unknown command, refused options, invalid documents).
-import { MongoClient, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, serverError, uniqueDbName, usingEmbeddedDb } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { serverError, uniqueDbName, useTestDb, usingEmbeddedDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
-
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('admin'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
+const { client, db } = useTestDb('admin');
 
 describe('collections and databases', () => {
   it('create, listCollections, rename, drop', async () => {

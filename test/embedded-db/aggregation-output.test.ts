@@ -1,25 +1,15 @@
 // $out and $merge: the pipeline's output written to a collection, with mongod's duplicate-key and matching rules.
-import { MongoClient, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { serverError, useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { db } = useTestDb('aggout');
 
 beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('aggout'));
   await db.collection('src').insertMany([
     { _id: 1 as never, k: 'a', n: 1 },
     { _id: 2 as never, k: 'b', n: 2 },
     { _id: 3 as never, k: 'c', n: 3 },
   ]);
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
 });
 
 describe('$out', () => {

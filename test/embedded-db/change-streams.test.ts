@@ -1,24 +1,15 @@
 // Change streams through the real driver's watch(): event shapes, updateLookup, resuming, awaitData, invalidate on
 // drop. Nothing here assumes the embedded database: the same file passes against a MongoDB replica set.
-import { MongoClient, Timestamp, type Db, type Document, type ResumeToken } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Timestamp, type Document, type ResumeToken } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ChangeStreams } from '../../src/embedded-db/change-stream.js';
 import { Store } from '../../src/embedded-db/store.js';
-import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
+import { useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { db } = useTestDb('change_streams');
 
 beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('change_streams'));
   await db.createCollection('warmup');
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
 });
 
 /** The next `n` events of a stream (each next() waits through as many empty awaitData batches as it takes). */

@@ -1,11 +1,10 @@
 // Collations as mongod applies them: strength 1 ignores case and accents, 2 ignores case, 3 (default) neither; 'simple' is binary.
-import { MongoClient, type CollationOptions, type Collection, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CollationOptions, type Collection, type Document } from 'mongodb';
+import { describe, expect, it } from 'vitest';
 import { planStages } from '../helpers/explain-plan.js';
-import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+import { serverError, useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { db } = useTestDb('collation');
 let n = 0;
 const fresh = (): Collection<Document> => db.collection(`c${n++}`);
 
@@ -19,17 +18,6 @@ async function fruit(): Promise<Collection<Document>> {
 }
 
 const names = (docs: Document[]): string[] => docs.map((d) => d.name as string);
-
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('collation'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
 
 describe('collation on reads', () => {
   it('find: strength 1 ignores case and accents, 2 ignores case, 3 and simple compare both', async () => {

@@ -1,21 +1,10 @@
 // Races through many pooled connections: single-document writes must be atomic and isolated (same as mongod).
-import { MongoClient, MongoServerError, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
+import { MongoServerError } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { db } = useTestDb('concurrency', { maxPoolSize: 20, minPoolSize: 20 });
 
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri(), { maxPoolSize: 20, minPoolSize: 20 });
-  await client.connect();
-  db = client.db(uniqueDbName('concurrency'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
 
 describe('concurrent single-document writes', () => {
   it('200 parallel $inc on one document lose nothing', async () => {

@@ -1,21 +1,9 @@
 // Basic CRUD through the real driver against the run's database (embedded, or MONGODB_URI when set).
-import { MongoClient, ObjectId, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
+import { ObjectId } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
-
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('crud'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
+const { db } = useTestDb('crud');
 
 describe('crud', () => {
   it('inserts and finds by ObjectId, $in and filters', async () => {

@@ -1,21 +1,8 @@
 // Operator commands: validate, currentOp / $currentOp, killOp and $listLocalSessions answer as mongod does.
-import { MongoClient, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { serverError, useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
-
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('diagnostics'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
+const { client, db } = useTestDb('diagnostics');
 
 describe('operator commands', () => {
   it('validate checks a collection and its indexes (multikey keys counted)', async () => {

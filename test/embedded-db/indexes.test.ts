@@ -1,23 +1,11 @@
 // Index management and unique enforcement: E11000 details, sparse/partial/compound indexes, ordered vs unordered batches.
-import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Document } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { db } = useTestDb('indexes');
 let n = 0;
 const fresh = (): Collection<Document> => db.collection(`i${n++}`);
-
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('indexes'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
 
 async function rejects<T extends Error>(p: Promise<unknown>, type: new (...args: never[]) => T): Promise<T> {
   try {

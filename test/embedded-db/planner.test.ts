@@ -1,18 +1,14 @@
 // Index use as explain reports it: IXSCAN for equality, range, prefix, $in, multikey, partial, sparse and sort; COLLSCAN otherwise; hints honoured or refused.
-import { MongoClient, type Collection, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Collection, type Document } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { planIndexNames, planStages } from '../helpers/explain-plan.js';
-import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+import { serverError, useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { db } = useTestDb('planner');
 let c: Collection<Document>;
 const N = 200;
 
 beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('planner'));
   c = db.collection('items');
   await c.insertMany(
     Array.from({ length: N }, (_, i) => ({
@@ -31,11 +27,6 @@ beforeAll(async () => {
   await c.createIndex({ tags: 1 });
   await c.createIndex({ s: 1 }, { sparse: true });
   await c.createIndex({ p: 1 }, { partialFilterExpression: { p: { $gte: 150 } } });
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
 });
 
 async function explainFind(filter: Document, options: { sort?: Document; limit?: number; hint?: Document | string } = {}): Promise<Document> {

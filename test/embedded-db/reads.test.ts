@@ -1,23 +1,15 @@
 // Reads through the driver: find options, cursors across batches, count/distinct, aggregation and BSON type fidelity.
-import { Binary, Decimal128, Long, MongoClient, MongoServerError, ObjectId, type CommandStartedEvent, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, uniqueDbName } from '../helpers/db.js';
+import { Binary, Decimal128, Long, MongoServerError, ObjectId, type CommandStartedEvent } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { client, db } = useTestDb('reads', { monitorCommands: true });
 const started: CommandStartedEvent[] = [];
 
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri(), { monitorCommands: true });
-  client.on('commandStarted', (e) => started.push(e));
-  await client.connect();
-  db = client.db(uniqueDbName('reads'));
-  await db.collection('nums').insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: i, n: i, even: i % 2 === 0, tags: [`t${i % 3}`] })) as never[]);
-});
+client.on('commandStarted', (e) => started.push(e));
 
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
+beforeAll(async () => {
+  await db.collection('nums').insertMany(Array.from({ length: 250 }, (_, i) => ({ _id: i, n: i, even: i % 2 === 0, tags: [`t${i % 3}`] })) as never[]);
 });
 
 describe('find', () => {

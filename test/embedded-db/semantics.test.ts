@@ -1,24 +1,15 @@
 // MongoDB semantics where the embedded server once differed: BSON ordering, numeric equality, index keys, update rules, field names, 8.0 features.
-import { Decimal128, Long, MongoClient, MongoServerError, Timestamp, type Collection, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+import { Decimal128, Long, MongoServerError, Timestamp, type Collection, type Document } from 'mongodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { serverError, useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { client, db } = useTestDb('semantics');
 let major = 0;
 let n = 0;
 const fresh = (): Collection<Document> => db.collection(`s${n++}`);
 
 beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('semantics'));
   major = Number(String((await db.admin().command({ buildInfo: 1 })).version).split('.')[0]);
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
 });
 
 describe('sort and comparison order', () => {

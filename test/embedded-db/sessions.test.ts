@@ -1,23 +1,12 @@
 // Sessions and retryable writes: the driver attaches lsid + txnNumber, and a retried write is applied once.
-import { Long, MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, uniqueDbName, usingEmbeddedDb } from '../helpers/db.js';
+import { Long, type CommandStartedEvent } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { useTestDb, usingEmbeddedDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { client, db } = useTestDb('sessions', { monitorCommands: true });
 const started: CommandStartedEvent[] = [];
 
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri(), { monitorCommands: true });
-  client.on('commandStarted', (e) => started.push(e));
-  await client.connect();
-  db = client.db(uniqueDbName('sessions'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
+client.on('commandStarted', (e) => started.push(e));
 
 describe('sessions and retryable writes', () => {
   it('the driver sends lsid and txnNumber on retryable writes', async () => {

@@ -1,23 +1,11 @@
 // Update semantics through the driver: operators, pipelines, upserts, findAndModify and the errors mongod reports.
-import { MongoClient, ObjectId, type Collection, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+import { ObjectId, type Collection, type Document } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { serverError, useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
+const { db } = useTestDb('updates');
 let n = 0;
 const fresh = (): Collection<Document> => db.collection(`c${n++}`);
-
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('updates'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
 
 describe('update operators', () => {
   it('$push with $each/$sort/$slice/$position, $addToSet, $pull, $pop', async () => {

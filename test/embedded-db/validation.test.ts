@@ -1,21 +1,9 @@
 // Collection validators (query form): create and collMod, validationLevel / validationAction, bypassDocumentValidation, error 121.
-import { MongoClient, type Db, type Document } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getTestMongoUri, serverError, uniqueDbName } from '../helpers/db.js';
+import { type Document } from 'mongodb';
+import { describe, expect, it } from 'vitest';
+import { serverError, useTestDb } from '../helpers/db.js';
 
-let client: MongoClient;
-let db: Db;
-
-beforeAll(async () => {
-  client = new MongoClient(getTestMongoUri());
-  await client.connect();
-  db = client.db(uniqueDbName('validation'));
-});
-
-afterAll(async () => {
-  await db?.dropDatabase();
-  await client?.close();
-});
+const { db } = useTestDb('validation');
 
 describe('validators', () => {
   it('refuse inserts, updates and upserts that fail the validator with 121, unless bypassed', async () => {

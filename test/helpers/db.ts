@@ -1,7 +1,7 @@
 // Test helpers for reaching the database: the URI of the run's MongoDB (real or embedded) and per-file database names.
 import { randomBytes } from 'node:crypto';
-import { MongoServerError } from 'mongodb';
-import { inject } from 'vitest';
+import { type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb';
+import { afterAll, inject } from 'vitest';
 
 /** The MongoDB URI tests should use: MONGODB_URI when set, else the embedded server started by test/global-setup.ts. */
 export function getTestMongoUri(): string {
@@ -39,4 +39,18 @@ export async function serverError(p: Promise<unknown>): Promise<MongoServerError
     throw err;
   }
   throw new Error('expected a server error');
+}
+
+/**
+ * A client and a fresh database for one test file (the driver connects on first use); the database is dropped and the
+ * client closed after the file. Call at the top level of the file.
+ */
+export function useTestDb(prefix: string, options?: MongoClientOptions): { client: MongoClient; db: Db } {
+  const client = new MongoClient(getTestMongoUri(), options);
+  const db = client.db(uniqueDbName(prefix));
+  afterAll(async () => {
+    await db.dropDatabase();
+    await client.close();
+  });
+  return { client, db };
 }
