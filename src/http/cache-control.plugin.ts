@@ -86,6 +86,18 @@ export const publicCacheControl = (maxAge: number) => `public, s-maxage=${maxAge
 
 const policies = new WeakMap<Request, CachePolicy>();
 
+// Yoga's parser cache hands back the same DocumentNode for the same persisted document, so each document's policy is
+// walked once per schema, not once per request.
+const documentPolicies = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, CachePolicy>>();
+
+function cachedPolicy(schema: GraphQLSchema, document: DocumentNode): CachePolicy {
+  let bySchema = documentPolicies.get(schema);
+  if (!bySchema) documentPolicies.set(schema, (bySchema = new WeakMap()));
+  let policy = bySchema.get(document);
+  if (!policy) bySchema.set(document, (policy = cachePolicy(schema, document)));
+  return policy;
+}
+
 const sentByHash = (request: Request, params: { extensions?: Record<string, unknown> } | undefined) =>
   request.method === 'GET' && typeof (params?.extensions?.persistedQuery as { sha256Hash?: unknown } | undefined)?.sha256Hash === 'string';
 
@@ -106,7 +118,7 @@ export function useCacheControl(): Plugin {
       let policy: CachePolicy;
       if (request.headers.has('authorization')) policy = { uncacheable: 'Authorization' };
       else if (!sentByHash(request, context.params)) policy = { uncacheable: 'not a GET by persisted-document hash' };
-      else policy = cachePolicy(args.schema, args.document);
+      else policy = cachedPolicy(args.schema, args.document);
       policies.set(request, policy);
       return {
         onExecuteDone({ result }) {
