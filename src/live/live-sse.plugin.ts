@@ -64,11 +64,16 @@ function sseResponse(result: AsyncIterable<ExecutionResult>, signal: AbortSignal
   let ping: ReturnType<typeof setInterval> | undefined;
   let deadline: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
-  const finish = (controller: ReadableStreamDefaultController<Uint8Array>, tail: string): void => {
-    if (closed) return;
+  /** Marks the stream closed and stops its timers; false when it was closed already. */
+  const stop = (): boolean => {
+    if (closed) return false;
     closed = true;
     clearInterval(ping);
     clearTimeout(deadline);
+    return true;
+  };
+  const finish = (controller: ReadableStreamDefaultController<Uint8Array>, tail: string): void => {
+    if (!stop()) return;
     controller.enqueue(encoder.encode(tail));
     controller.close();
     void iterator.return?.();
@@ -83,11 +88,7 @@ function sseResponse(result: AsyncIterable<ExecutionResult>, signal: AbortSignal
       deadline = setTimeout(() => finish(controller, ': reconnect\n\n'), streamLifetimeMs());
       // A client that went away: stop at once, so the subscriber leaves the feed (not at the next ping's failed write).
       signal?.addEventListener('abort', () => {
-        if (closed) return;
-        closed = true;
-        clearInterval(ping);
-        clearTimeout(deadline);
-        void iterator.return?.();
+        if (stop()) void iterator.return?.();
       });
     },
     async pull(controller) {
@@ -95,12 +96,7 @@ function sseResponse(result: AsyncIterable<ExecutionResult>, signal: AbortSignal
       try {
         next = await iterator.next();
       } catch (error) {
-        if (!closed) {
-          closed = true;
-          clearInterval(ping);
-          clearTimeout(deadline);
-          controller.error(error);
-        }
+        if (stop()) controller.error(error);
         return;
       }
       if (closed) return;
@@ -117,9 +113,7 @@ function sseResponse(result: AsyncIterable<ExecutionResult>, signal: AbortSignal
       if (next.done) finish(controller, 'event: complete\ndata:\n\n');
     },
     cancel() {
-      closed = true;
-      clearInterval(ping);
-      clearTimeout(deadline);
+      stop();
       return iterator.return?.().then(() => undefined);
     },
   });
